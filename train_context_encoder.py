@@ -214,11 +214,12 @@ def main(argv=None):
         raise UserError(f"the stopping rule needs --band-every >= 1, --band LOW <= HIGH and 0 <= --band-smoothing "
                         f"< 1, got {args.band_every}, {args.band} and {args.band_smoothing}")
     _mask_kw(args)
+    setup.early_strategy(args)                    # --strategy multiworker: before _source's TF ops
     fresh = not (Path(args.run_dir) / run.CONFIG_NAME).exists()
     source = _source(args) if fresh else None     # a bad --dataset must not leave a config.json behind
     r = run.open_run(args, runtime_keys=RUNTIME)  # (a rerun may adopt the saved settings first)
+    strategy = setup.configure(args)              # before any TF op (an adopted multiworker needs it)
     source = source or _source(args)
-    strategy = setup.configure(args)
     full = args.mask != "center"
     size = args.image_size
     out = size if full else size // 2

@@ -11,6 +11,8 @@ Per paper (bench/steps.py builds the REAL step of each train script at --small o
   full        images/s of the step fed by the real input pipeline (data/pipeline.py on a folder of
               JPEGs: decode + resize/crop + masks or blur + batching), median per step
   pipeline    images/s of the input pipeline alone (same dataset, nothing consumes it but a fetch)
+  shards      the same pipeline reading the folder converted once by data/shards.py (decoded
+              images at the training size; E: full decoded images, since it takes random crops)
   infer       milliseconds per image of the inference network (batch = the training batch)
   GFLOP/step  ANALYTIC count: 2 x the multiply-accumulates of every Conv2D, Conv2DTranspose and
               Dense layer (from the layer shapes), times the passes each network makes in the step
@@ -18,17 +20,16 @@ Per paper (bench/steps.py builds the REAL step of each train script at --small o
               through; WGAN-GP's double backprop counted as 3 critic passes), see `step_flops`
   %peak       achieved FLOP/s of the step / the machine's peak, measured in the same run as the
               best of a 4096^2 float32 matmul and a 3x3 conv (bfloat16 matmul with --mixed-precision)
-  pipe/step   pipeline images/s / step images/s; issue 8 asks for >= 3 on the CPU
+  pipe/step   pipeline images/s / step images/s (JPEG | shards); issue 8 asks for >= 3 on the CPU
   GPU need    ESTIMATE of the images/s a GPU step would consume: FLOPs/image at --gpu-tflops
               (default 120 = 40% of an H100's ~300 TFLOP/s dense bfloat16 as sustained), and the
-              CPU cores the pipeline would need to keep up (pipeline images/s per core measured here).
+              CPU cores the faster pipeline would need to keep up (its images/s per core measured here).
 Writes a markdown table (stdout and --markdown) and JSON (--json).
 """
 import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -40,55 +41,26 @@ import numpy as np
 import tensorflow as tf
 
 from bench import steps
+from bench.flops import forward_macs, median_time
 from training import setup
 
 
 # ----------------------------------------------------------------------------- machine peak
-
-def _median_time(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
 
 def measure_peak(dtype=tf.float32, n=4096, repeats=5):
     """Best FLOP/s of a large matmul and a large 3x3 conv on this machine (the denominator of %peak)."""
     a = tf.random.normal([n, n], dtype=tf.float32)
     a = tf.cast(a, dtype)
     mm = tf.function(lambda: tf.reduce_sum(tf.cast(tf.linalg.matmul(a, a)[0, :1], tf.float32)))
-    matmul = 2 * n ** 3 / _median_time(lambda: mm().numpy(), repeats)
+    matmul = 2 * n ** 3 / median_time(lambda: mm().numpy(), repeats)
     x = tf.cast(tf.random.normal([8, 64, 64, 256]), dtype)
     k = tf.cast(tf.random.normal([3, 3, 256, 256]), dtype)
     cv = tf.function(lambda: tf.reduce_sum(tf.cast(tf.nn.conv2d(x, k, 1, "SAME")[0, 0, 0, :1], tf.float32)))
-    conv = 2 * 8 * 64 * 64 * 9 * 256 * 256 / _median_time(lambda: cv().numpy(), repeats)
+    conv = 2 * 8 * 64 * 64 * 9 * 256 * 256 / median_time(lambda: cv().numpy(), repeats)
     return {"matmul_flops": matmul, "conv_flops": conv, "peak_flops": max(matmul, conv), "dtype": dtype.name}
 
 
 # ----------------------------------------------------------------------------- FLOPs
-
-def forward_macs(model):
-    """Multiply-accumulates of one example's forward pass: Conv2D, Conv2DTranspose, Dense (nested
-    models included; BN, activations, pooling, losses are not counted: a few %)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            total += forward_macs(layer)
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            _, h, w, cin = layer.input.shape
-            total += h * w * int(np.prod(layer.kernel_size)) * cin * layer.filters
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, cout = layer.output.shape
-            total += h * w * int(np.prod(layer.kernel_size)) * layer.input.shape[-1] * cout // layer.groups
-        elif isinstance(layer, keras.layers.Dense):
-            shape = layer.input.shape
-            total += int(np.prod(shape[1:-1] or [1])) * shape[-1] * layer.units
-    return int(total)
-
 
 def _vgg_macs(layers, size):
     from losses import perceptual
@@ -170,6 +142,15 @@ def pipeline(paper, folder, size, batch):
     return E.training_batches(source, args)(0)
 
 
+def prepared_folder(folder, paper, size):
+    """The bench's JPEG folder converted once by data/shards.py, as the paper would train on it."""
+    from data import shards
+    resize = "none" if paper == "E" else "crop"
+    out = Path(tempfile.gettempdir()) / "bench_shards" / f"{Path(folder).name}-{resize}{size if resize == 'crop' else ''}"
+    shards.convert(str(folder), out, size if resize == "crop" else None, resize, progress=False)
+    return out
+
+
 def images_per_element(paper):
     """Training images one pipeline element holds per example (C: a batch per critic update,
     E: d_updates + 1 crops per example)."""
@@ -203,7 +184,7 @@ def bench_paper(paper, args, folder, peak, log):
         i = next(counter)
         return [v.numpy() for v in built.call(i, batches[i % 2]).values()]
 
-    t_step = _median_time(run_step, args.repeats, warmup=2)
+    t_step = median_time(run_step, args.repeats, warmup=2)
     flops, formula = step_flops(paper, built)
 
     ds = pipeline(paper, folder, s, b)
@@ -213,14 +194,17 @@ def bench_paper(paper, args, folder, peak, log):
     else:
         it = iter(ds)
         full = lambda: [v.numpy() for v in built.step(next(it)).values()]
-    t_full = _median_time(full, args.repeats, warmup=2)
+    t_full = median_time(full, args.repeats, warmup=2)
     pipe = measure_pipeline(pipeline(paper, folder, s, b), b, per_el, args.repeats)
+    pipe_shards = measure_pipeline(pipeline(paper, prepared_folder(folder, paper, s), s, b), b, per_el,
+                                   args.repeats)
+    best_per_core = max(pipe, pipe_shards) / os.cpu_count()
 
     img = batches[0]
     img = (img["image"] if paper in ("A", "D") else img["damaged"] if paper == "B" else
            img["blurred"][:, 0] if paper == "E" else _first_batch(img))
     infer = tf.function(built.infer)
-    t_inf = _median_time(lambda: infer(img).numpy(), args.repeats)
+    t_inf = median_time(lambda: infer(img).numpy(), args.repeats)
     step_rate = imgs_per_step / t_step
     gpu_rate = args.gpu_tflops * 1e12 / (flops / imgs_per_step)
     row = dict(paper=paper, name=steps.NAMES[paper], size=size, image=s, batch=b, images_per_step=imgs_per_step,
@@ -228,10 +212,11 @@ def bench_paper(paper, args, folder, peak, log):
                infer_ms_per_image=1e3 * t_inf / b, gflop_per_step=flops / 1e9, flop_count="analytic per layer",
                flop_formula=formula, achieved_tflops=flops / t_step / 1e12,
                fraction_of_peak=flops / t_step / peak["peak_flops"], pipe_over_step=pipe / step_rate,
+               shards_images_per_s=pipe_shards, shards_over_step=pipe_shards / step_rate,
                gpu_estimate_images_per_s=gpu_rate, cores=os.cpu_count(),
-               pipeline_images_per_s_per_core=pipe / os.cpu_count(),
-               gpu_cores_needed=gpu_rate / (pipe / os.cpu_count()))
+               pipeline_images_per_s_per_core=best_per_core, gpu_cores_needed=gpu_rate / best_per_core)
     log(f"{paper}: step {step_rate:.1f} img/s, full {row['full_images_per_s']:.1f}, pipeline {pipe:.1f}, "
+        f"shards {pipe_shards:.1f}, "
         f"{row['gflop_per_step']:.2f} GFLOP/step, {100 * row['fraction_of_peak']:.1f}% of peak")
     return row
 
@@ -246,12 +231,13 @@ def markdown(rows, meta):
     out = [f"measured on: {meta['machine']}; mixed precision {meta['mixed_precision']}, XLA {meta['xla']}; "
            f"peak {meta['peak']['peak_flops'] / 1e9:.0f} GFLOP/s ({meta['peak']['dtype']} matmul "
            f"{meta['peak']['matmul_flops'] / 1e9:.0f}, conv {meta['peak']['conv_flops'] / 1e9:.0f})", "",
-           "| paper | size, batch | step img/s | full img/s | pipeline img/s | pipe/step | infer ms/img "
-           "| GFLOP/step | % peak | GPU need img/s (est.) | cores to feed it |",
+           "| paper | size, batch | step img/s | full img/s | pipeline img/s JPEG / shards | pipe/step "
+           "| infer ms/img | GFLOP/step | % peak | GPU need img/s (est.) | cores to feed it |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['paper']} {r['name']} | {r['image']} px, {r['batch']} | {r['step_images_per_s']:.1f} | "
-                   f"{r['full_images_per_s']:.1f} | {r['pipeline_images_per_s']:.0f} | {r['pipe_over_step']:.1f}x | "
+                   f"{r['full_images_per_s']:.1f} | {r['pipeline_images_per_s']:.0f} / {r['shards_images_per_s']:.0f} | "
+                   f"{r['pipe_over_step']:.1f}x / {r['shards_over_step']:.1f}x | "
                    f"{r['infer_ms_per_image']:.2f} | {r['gflop_per_step']:.2f} | {100 * r['fraction_of_peak']:.1f} | "
                    f"{r['gpu_estimate_images_per_s']:.0f} | {r['gpu_cores_needed']:.1f} |")
     return "\n".join(out)

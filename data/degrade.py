@@ -91,15 +91,27 @@ def _trajectory_draws(seed, iters, expl, exposure):
     return scalars, shake_u, angle_u, noise
 
 
-@tf.function(reduce_retracing=True)  # the 2000-step scan is slow eagerly; python args (iters, ...) are trace constants
+@tf.function(reduce_retracing=True)  # python args (iters, ...) are trace constants
 def _trajectories(seeds, iters, max_len, expl, exposure):
     """Boracchi & Foi / DeblurGAN random trajectories for N seeds at once -> points [N, iters, 2]
     (x, y) and the number of points each exposure uses [N]."""
+    # The draws stay outside XLA: it would pick a different stateless RNG algorithm.
     scalars, shake_u, angle_u, noise = tf.map_fn(
         lambda s: _trajectory_draws(s, iters, expl, exposure), seeds,
         fn_output_signature=(tf.float32, tf.float32, tf.float32, tf.float32))
-    centripetal, prob_big, gshake, angle, expl_v, exposure_v = tf.unstack(scalars, axis=1)
-    step = max_len / (iters - 1)
+    points = _integrate(scalars, shake_u, angle_u, noise, max_len / (iters - 1))
+    exposure_v = scalars[:, 5]
+    used = tf.maximum(tf.cast(tf.round(exposure_v * iters), tf.int32), 2)
+    return points, used
+
+
+# XLA compiles the 2000-step recurrence into one loop: ~10x faster than TF's op-by-op while
+# loop (91 -> ~900 mixed kernels/s at batch 12 on a 2-core CPU), which keeps paper E's tf.data
+# ahead of its training step.
+@tf.function(reduce_retracing=True, jit_compile=True)
+def _integrate(scalars, shake_u, angle_u, noise, step):
+    """DeblurGAN's Trajectory.fit recurrence, batched: draws -> points [N, iters, 2]."""
+    centripetal, prob_big, gshake, angle, expl_v, _ = tf.unstack(scalars, axis=1)
     v0 = tf.stack([tf.cos(angle), tf.sin(angle)], axis=1)                     # [N, 2]
     v_init = tf.where((expl_v > 0)[:, None], v0 * expl_v[:, None], v0 * step)
 
@@ -120,8 +132,7 @@ def _trajectories(seeds, iters, max_len, expl, exposure):
     x0 = tf.zeros_like(v_init)
     xs, _ = tf.scan(body, elems, initializer=(x0, v_init))                   # [iters-1, N, 2]
     points = tf.concat([x0[None], xs], axis=0)
-    used = tf.maximum(tf.cast(tf.round(exposure_v * iters), tf.int32), 2)
-    return tf.transpose(points, [1, 0, 2]), used
+    return tf.transpose(points, [1, 0, 2])
 
 
 def _rasterise(points, used, size):

@@ -457,7 +457,8 @@ def tfds_source(name, split="train", data_dir=None, first=None, n_train=None, im
 # ----------------------------------------------------------------------------- entry point
 def open_source(spec: str, split: str = "train", data_dir=None, first=None, n_train=None,
                 image_key=None, shuffle_window=None) -> ImageSource:
-    """"samples" | an existing folder | a tfds name ("celeb_a", "cifar10", "div2k/bicubic_x2").
+    """"samples" | an existing folder (of images, or prepared by data.shards) | a tfds name
+    ("celeb_a", "cifar10", "div2k/bicubic_x2").
 
     An existing folder wins over a tfds name of the same spelling. For a folder without
     first/n_train, "train" and "test" are both all its images (use a separate test folder, or
@@ -470,6 +471,9 @@ def open_source(spec: str, split: str = "train", data_dir=None, first=None, n_tr
         return samples_source(split)
     path = os.path.expanduser(spec)
     if os.path.isdir(path):
+        from data import shards   # a folder written by `python -m data.shards`: decoded images
+        if shards.is_prepared(path):
+            return shards.record_source(path, split, first, n_train)
         return folder_source(path, split, first, n_train)
     if os.path.exists(path):
         raise UserError(f"--dataset {spec} is a file; pass a folder of images, 'samples' "

@@ -13,7 +13,18 @@ state file with file_io.atomic_write_string_to_file. An interrupted save therefo
 unreferenced prefix, never a changed state file, and restore only follows the state file.
 The one non-atomic case, rewriting an existing prefix, is avoided: `save` never writes the
 step number that is already on disk. Checkpoints are named ckpt-<step>.
+
+--strategy multiworker (TF's multi-worker custom-loop recipe): every worker calls save() at the
+same steps, because saving distributed variables may need collectives that every worker must
+join (ON_READ variables are all-reduced when read); only the chief writes into `directory` (the
+shared run directory). A non-chief worker writes the same checkpoint into a fresh local
+temporary folder that is deleted right after. Every worker restores from the chief's
+checkpoints in `directory`, and restore() then checks (one all-gather) that all workers
+resumed at the same step: a worker that does not see the shared folder would otherwise run a
+different number of steps and hang the others.
 """
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -21,6 +32,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from errors import UserError
+from training import cluster
 
 
 def trainable_variables(things):
@@ -75,6 +87,10 @@ class Checkpointer:
                                                   max_to_keep=keep, checkpoint_name="ckpt")
         self.saved_step = None   # step of the newest checkpoint on disk, once known
         self.restored = False    # restore() was called (train_loop insists on it)
+        self.strategy = tf.distribute.get_strategy()   # the one whose scope we were created in
+        self.worker = cluster.active()                 # None unless --strategy multiworker
+        self.chief = cluster.is_chief()                # only the chief writes into `directory`
+        self.temp_dirs = []      # a non-chief's temporary save folders (each deleted after its save)
 
     @property
     def latest(self):
@@ -93,6 +109,7 @@ class Checkpointer:
             if listed:
                 raise UserError(f"the checkpoints listed in {self.directory}/checkpoint are missing; "
                                 f"put them back or use a new --run-dir")
+            self._agree_on_step()
             return 0
         try:
             status = self.checkpoint.restore(path)
@@ -102,14 +119,39 @@ class Checkpointer:
             raise UserError(f"checkpoint {path} does not fit this script's models and optimizers "
                             f"({first[:200]}); use a new --run-dir") from None
         self.saved_step = int(self.step.numpy())
+        self._agree_on_step()
         return self.saved_step
 
+    def _agree_on_step(self):
+        """Multi-worker: UserError on every worker unless all of them restored the same step."""
+        if self.worker is None or self.worker.num_workers < 2:
+            return
+        strategy, local = self.strategy, tf.reshape(tf.cast(self.step.read_value(), tf.int64), [1])
+        gathered = tf.function(lambda: strategy.gather(strategy.run(tf.identity, args=(local,)), axis=0))()
+        steps = sorted({int(v) for v in gathered.numpy()})
+        if len(steps) > 1:
+            raise UserError(f"the workers resumed at different steps ({', '.join(map(str, steps))}): "
+                            f"{self.directory} must be in a --run-dir that every worker sees (a shared "
+                            f"folder: the chief writes the checkpoints there)")
+
     def save(self):
-        """Write a checkpoint for the current step (no-op if that step is already saved)."""
+        """Write a checkpoint for the current step (no-op if that step is already saved).
+
+        Multi-worker: call it on every worker; only the chief's lands in `directory`."""
         step = int(self.step.numpy())
         if step == self.saved_step:
             return self.latest
-        path = self.manager.save(checkpoint_number=step)
+        if self.chief:
+            path = self.manager.save(checkpoint_number=step)
+        else:
+            temp = tempfile.mkdtemp(prefix=f"ckpt-{self.worker.task_type}{self.worker.task_id}-")
+            self.temp_dirs.append(temp)
+            try:
+                tf.train.CheckpointManager(self.checkpoint, temp, max_to_keep=1,
+                                           checkpoint_name="ckpt").save(checkpoint_number=step)
+            finally:
+                shutil.rmtree(temp, ignore_errors=True)
+            path = str(self.directory / f"ckpt-{step}")     # the chief's copy
         self.saved_step = step
         return path
 

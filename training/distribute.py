@@ -45,7 +45,23 @@ def distributed_step(strategy, step_fn):
 
 
 def distribute_dataset(strategy, dataset):
-    """Split each global batch of `dataset` over the replicas (unchanged with one replica)."""
+    """Split each global batch of `dataset` over the replicas (unchanged with one replica).
+
+    Several workers (--strategy multiworker): every worker builds the SAME pipeline (same seed,
+    deterministic maps, stateless per-example randomness), i.e. the same stream of global
+    batches, and the auto-shard policy is forced to DATA. tf.data then rebatches each global
+    batch into one piece per replica of the cluster (in replica order) and keeps on each worker
+    only its own replicas' pieces: worker w trains on rows [w*b, (w+1)*b) of every global batch
+    of a 1-process run (b = global batch / replicas), so no example is used twice or dropped,
+    and a resumed run (start_step) starts every worker at the same global batch. The default
+    policy AUTO would pick FILE sharding for a pipeline that reads TFRecord files (tfds): each
+    worker would read other files in another order, the global batches would no longer be the
+    1-process ones, resuming by step count would break, and a worker with fewer files could run
+    out first and hang the others. The price of DATA: each worker decodes the whole global batch
+    and drops the other workers' rows.
+    """
     if strategy.num_replicas_in_sync > 1:
-        return strategy.experimental_distribute_dataset(dataset)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return strategy.experimental_distribute_dataset(dataset.with_options(options))
     return dataset

@@ -1,18 +1,32 @@
 """Export a trained network as a standalone `.keras` file, loadable without the training state."""
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import keras
 
 from errors import UserError
+from training import cluster
 
 
 def export_model(model, path):
-    """Save `model` to `path` (.keras) atomically: a crash leaves the old file or the new one."""
+    """Save `model` to `path` (.keras) atomically: a crash leaves the old file or the new one.
+
+    --strategy multiworker: call it on every worker (reading ON_READ variables would need all of
+    them); a non-chief saves into a local temporary folder that is deleted at once, only the
+    chief writes `path`. Returns `path` on every worker.
+    """
     path = Path(path)
     if path.suffix != ".keras":
         raise UserError(f"an exported model must end in .keras, got {path}")
+    if not cluster.is_chief():
+        temp = tempfile.mkdtemp(prefix="export-")
+        try:
+            model.save(os.path.join(temp, path.name))
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(fd)

@@ -69,8 +69,10 @@ def add_common_flags(parser, **defaults):
                    help="Keras mixed precision policy (float16 adds loss scaling) (default: %(default)s)")
     g.add_argument("--xla", action=argparse.BooleanOptionalAction, default=False,
                    help="compile the train step with XLA (jit_compile=True)")
-    g.add_argument("--strategy", choices=("default", "mirrored"), default=d["strategy"],
-                   help="'mirrored' = data parallel over all local GPUs (default: %(default)s)")
+    g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default=d["strategy"],
+                   help="'mirrored' = data parallel over all local GPUs; 'multiworker' = over several "
+                        "machines, each started with the same command and its TF_CONFIG; --run-dir "
+                        "must be a folder they all share (default: %(default)s)")
     g.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=False,
                    help="deterministic TF ops (slower; bit-identical reruns on the same machine)")
     g.add_argument("--log-every", type=_positive_int, default=d["log_every"], help="(default: %(default)s)")

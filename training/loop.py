@@ -6,6 +6,14 @@ one small transfer per loss) and always before a save, so a non-finite loss is c
 step it happened and never saved: the run stops with NonFiniteLoss and the latest checkpoint
 stays the last good one. Ctrl-C (SIGINT) finishes the current step, saves, and raises
 Interrupted; a second Ctrl-C aborts at once without saving.
+
+--strategy multiworker: every worker runs this loop in lockstep (the steps, saves and the NaN
+check see the same all-reduced losses, so they decide alike); only the chief shows the progress
+bar, prints the log lines and writes summaries (non-chief Summaries are disabled and the image
+grids are not computed there). Ctrl-C is NOT turned into a save there: a save needs every worker
+at the same step, and a key press reaches one machine's process at some step; Ctrl-C stops that
+worker at once (the others then fail at their next collective) and the run resumes from the last
+--save-every checkpoint.
 """
 import math
 import os
@@ -17,6 +25,7 @@ import time
 from tqdm import tqdm
 
 from errors import UserError
+from training import cluster
 
 
 class NonFiniteLoss(UserError):
@@ -36,9 +45,10 @@ def loop_flags(args):
 class _SigintFlag:
     """Installs a SIGINT handler for a `with` block (main thread only) and restores the old one."""
 
-    def __init__(self, log):
+    def __init__(self, log, install=True):
         self.requested = False
         self.log = log
+        self.install = install     # False: leave SIGINT alone (Ctrl-C raises KeyboardInterrupt)
         self.previous = None
 
     def _handle(self, signum, frame):
@@ -48,7 +58,7 @@ class _SigintFlag:
         self.log("Ctrl-C: saving after this step (press again to stop without saving)")
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        if self.install and threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
@@ -57,10 +67,14 @@ class _SigintFlag:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _progress(total, initial):
-    disable = True if os.environ.get("CI") else None     # None: tqdm hides itself when not a TTY
+def _progress(total, initial, show=True):
+    disable = True if os.environ.get("CI") or not show else None   # None: tqdm hides itself when not a TTY
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05,
                 disable=disable, file=sys.stderr)
+
+
+def _quiet(*_args, **_kwargs):
+    pass
 
 
 def _fmt(values):
@@ -85,6 +99,9 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
     step may use it for schedules or stateless seeds. Checkpoints are written every save_every
     steps and at the end.
     """
+    chief, multiworker = cluster.is_chief(), cluster.active() is not None
+    if not chief:
+        log = _quiet                 # a non-chief worker trains silently (errors still raise)
     if not ckpt.restored and ckpt.saved_step is None and ckpt.latest is not None:
         raise RuntimeError(f"{ckpt.directory} holds checkpoints: call ckpt.restore() before train_loop")
     start = int(ckpt.step.numpy())
@@ -98,9 +115,10 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
     step = start
     t_start = t_log = time.perf_counter()
     step_log = start
-    bar = _progress(steps, start)
+    bar = _progress(steps, start, show=chief)
+    writes = summaries is not None and getattr(summaries, "enabled", True)
     try:
-        with _SigintFlag(bar.write if not bar.disable else log) as sigint:
+        with _SigintFlag(bar.write if not bar.disable else log, install=not multiworker) as sigint:
             while step < steps:
                 try:
                     batch = next(iterator)
@@ -118,7 +136,7 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
                 bar.update(1)
                 log_now = step % log_every == 0 or step == steps
                 save_now = step % save_every == 0 or step == steps or sigint.requested
-                image_now = images_fn is not None and summaries is not None and step % image_every == 0
+                image_now = images_fn is not None and writes and step % image_every == 0
                 if len(pending) >= check_every or log_now or save_now or image_now:
                     for values in _check(pending, ckpt):
                         for k, v in values.items():

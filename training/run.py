@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from errors import UserError
+from training import cluster
 from training.flags import config_of
 
 CONFIG_NAME = "config.json"
@@ -82,9 +83,14 @@ def open_run(args, runtime_keys=(), log=print):
     A run directory with a config.json but no checkpoint yet is started afresh with the given
     settings. On a rerun, flags the user did not type (args._given, set by flags.parse) take their saved
     values (`args` is updated in place); a typed flag outside RUNTIME_KEYS | runtime_keys that
-    differs from the saved value raises UserError listing every such difference.
+    differs from the saved value raises UserError listing every such difference. Under
+    --strategy multiworker only the chief (TF_CONFIG, see cluster.py) creates the directory and
+    writes config.json; the other workers only read it.
     """
     run_dir = Path(args.run_dir)
+    typed = cluster.for_strategy(getattr(args, "strategy", "default"))
+    if typed is not None and not typed.chief:
+        log = None                   # a non-chief worker: the chief says it
     runtime = RUNTIME_KEYS | frozenset(runtime_keys)
     config = json.loads(json.dumps(config_of(args)))   # tuples -> lists, as they come back from disk
     path = run_dir / CONFIG_NAME
@@ -111,6 +117,10 @@ def open_run(args, runtime_keys=(), log=print):
             raise UserError(f"{run_dir} was started with other settings ({diffs}); "
                             f"repeat the saved values or use a new --run-dir")
         resumed = True
+    # --strategy multiworker: only the chief writes the run directory (the others read it).
+    worker = cluster.for_strategy(getattr(args, "strategy", "default"))
+    if worker is not None and not worker.chief:
+        return Run(run_dir, config, resumed, adopted)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, {**config, "_versions": _versions()})

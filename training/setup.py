@@ -4,12 +4,24 @@
 models AND optimizers inside `with strategy.scope():` (a Keras optimizer remembers the strategy
 that was current when it was created). `make_step(fn, xla, strategy)` turns the script's
 per-replica train step into the compiled step the loop calls.
+
+`--strategy multiworker` (MultiWorkerMirroredStrategy, cluster from TF_CONFIG) must be created
+before any TensorFlow op runs in the process: it configures the collective ops of the eager
+context, which TF refuses once the context exists. configure() therefore creates the strategy
+FIRST, and a script that must run TF ops before configure() (e.g. to check its dataset before
+open_run writes config.json) calls early_strategy(args) before them; configure() then reuses it.
 """
+import os
+
 import keras
 import tensorflow as tf
 
 from errors import UserError
+from training import cluster
 from training.distribute import distributed_step
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+_MULTIWORKER = {}     # TF_CONFIG text -> its MultiWorkerMirroredStrategy (one per process)
 
 POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
@@ -64,33 +76,80 @@ def wrap_optimizer(optimizer, mode=None):
 
 def make_strategy(name):
     """"default" -> tf.distribute.get_strategy(); "mirrored" -> MirroredStrategy on all local GPUs
-    (on all logical CPUs when there is no GPU, which is how tests get 2 replicas)."""
+    (on all logical CPUs when there is no GPU, which is how tests get 2 replicas); "multiworker" ->
+    MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (all local GPUs, else the CPU, of
+    every worker), created once per process and reused by later calls."""
+    if name not in STRATEGIES:
+        raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {name!r}")
+    if name == "multiworker":
+        worker = cluster.from_env()
+        strategy = _multiworker(os.environ["TF_CONFIG"].strip())
+        cluster.activate(worker)
+        return strategy
+    cluster.activate(None)
     if name == "default":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        if gpus:
-            return tf.distribute.MirroredStrategy([d.name for d in gpus])
-        # Logical CPUs: reduce through one device. The default collective all-reduce can run the
-        # D and G updates' collectives in a different order on each replica and abort (paper B).
-        cpus = tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in cpus],
-                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
-    raise UserError(f"--strategy must be 'default' or 'mirrored', not {name!r}")
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    # Logical CPUs: reduce through one device. The default collective all-reduce can run the
+    # D and G updates' collectives in a different order on each replica and abort (paper B).
+    cpus = tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in cpus],
+                                          cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
+def _multiworker(tf_config):
+    if tf_config in _MULTIWORKER:
+        return _MULTIWORKER[tf_config]
+    if _MULTIWORKER:
+        raise UserError("TF_CONFIG changed after this process joined a cluster; start a new process")
+    try:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as e:
+        if "program startup" not in str(e):
+            raise
+        raise RuntimeError("--strategy multiworker: a TensorFlow op ran before the strategy was created; "
+                           "call setup.configure(args) (or setup.early_strategy(args)) before anything "
+                           "touches TensorFlow in main()") from e
+    _MULTIWORKER[tf_config] = strategy
+    return strategy
+
+
+def early_strategy(args):
+    """Create the --strategy multiworker strategy now, before the first TF op (configure reuses it).
+
+    A no-op for the other strategies (they may be created at any time)."""
+    if getattr(args, "strategy", "default") == "multiworker":
+        return make_strategy("multiworker")
+    return None
+
+
+def is_chief():
+    """True unless this process is a non-chief worker of --strategy multiworker (which must not
+    write into the run directory); see training/cluster.py."""
+    return cluster.is_chief()
 
 
 def configure(args):
-    """Apply --seed, --deterministic, --mixed-precision, --strategy (and check --xla, --batch-size)."""
+    """Apply --strategy (first: see the module doc), --seed, --deterministic, --mixed-precision
+    (and check --xla, --batch-size against the replicas)."""
+    name = getattr(args, "strategy", "default")
+    strategy = make_strategy(name)
     set_seed(args.seed)
     set_determinism(getattr(args, "deterministic", False))
     set_precision(getattr(args, "mixed_precision", "off"))
-    strategy = make_strategy(getattr(args, "strategy", "default"))
     replicas = strategy.num_replicas_in_sync
+    worker = cluster.active()
+    if worker is not None:
+        role = "the chief: writes the run directory" if worker.chief else "not the chief: writes nothing"
+        print(f"--strategy multiworker: {worker.name} of {worker.num_workers} workers ({role}), "
+              f"{replicas} replicas in sync, global batch {args.batch_size}")
     if replicas > 1 and args.batch_size % replicas:
         raise UserError(f"--batch-size {args.batch_size} must be a multiple of the {replicas} replicas "
-                        f"of --strategy mirrored")
+                        f"of --strategy {name}")
     if replicas > 1 and getattr(args, "xla", False):
-        raise UserError(f"--xla with --strategy mirrored over {replicas} devices is not supported; "
+        raise UserError(f"--xla with --strategy {name} over {replicas} devices is not supported; "
                         f"drop one of the two flags")
     return strategy
 
@@ -104,6 +163,6 @@ def make_step(fn, xla=False, strategy=None):
     """
     if strategy is not None and strategy.num_replicas_in_sync > 1:
         if xla:
-            raise UserError("--xla with --strategy mirrored is not supported; drop one of the two flags")
+            raise UserError("--xla with a multi-replica --strategy is not supported; drop one of the two flags")
         fn = distributed_step(strategy, fn)
     return tf.function(fn, jit_compile=True if xla else None)

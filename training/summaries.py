@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from training import cluster
+
 
 def to_uint8(images):
     """[-1, 1] floats -> uint8 (clip, scale, round); uint8 passes; 1 channel (masks) -> 3 (gray).
@@ -76,13 +78,20 @@ _IMAGE = _metadata("images", "DATA_CLASS_BLOB_SEQUENCE")
 
 
 class Summaries:
-    """Writes scalars and image grids of one run to TensorBoard (and grids to PNG)."""
+    """Writes scalars and image grids of one run to TensorBoard (and grids to PNG).
+
+    On a non-chief worker of --strategy multiworker it writes nothing (`enabled` is False, no
+    event file is created, and train_loop does not even compute the image grids there).
+    """
 
     def __init__(self, log_dir, image_dir=None):
-        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self.enabled = cluster.is_chief()
+        self.writer = tf.summary.create_file_writer(str(log_dir)) if self.enabled else None
         self.image_dir = Path(image_dir) if image_dir is not None else None
 
     def scalars(self, step, values):
+        if not self.enabled:
+            return
         with self.writer.as_default(step=int(step)):
             for name, value in values.items():
                 tf.summary.write(name, tf.constant(float(value), tf.float32), metadata=_SCALAR)
@@ -90,6 +99,8 @@ class Summaries:
     def images(self, step, rows, name="samples", max_examples=4):
         """Log one grid of `rows` (dict name -> batch); also saved as images/<name>_<step>.png."""
         grid = image_grid(rows, max_examples=max_examples)
+        if not self.enabled:
+            return grid
         png = tf.io.encode_png(grid)
         # the image plugin's layout: [width, height, png, ...] as strings
         blob = tf.stack([tf.as_string(grid.shape[1]), tf.as_string(grid.shape[0]), png])
@@ -100,7 +111,9 @@ class Summaries:
         return grid
 
     def flush(self):
-        self.writer.flush()
+        if self.enabled:
+            self.writer.flush()
 
     def close(self):
-        self.writer.close()
+        if self.enabled:
+            self.writer.close()

@@ -211,10 +211,10 @@ def real_batches(source, image_size, batch_size, seed, start_batch=0):
 
 def train(argv):
     args = flags.parse(build_train_parser(), argv, smoke=TRAIN_SMOKE)
-    flavour = flavour_of(args)
     if args.gp and args.loss == "bce":
         raise UserError("--gp is a Wasserstein critic's penalty; drop --gp or --loss bce")
-    r = run.open_run(args)
+    r = run.open_run(args)      # a rerun takes the flags not typed again (--gp, --loss) from config.json
+    flavour = flavour_of(args)
     strategy = setup.configure(args)
     schedule = schedule_of(args)
     print(f"paper C: {dict(wgan='WGAN (weight clipping)', gp='WGAN-GP', bce='DCGAN (BCE)')[flavour]}, "

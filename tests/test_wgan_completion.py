@@ -201,3 +201,16 @@ def test_resume_equals_uninterrupted(runs, tmp_path):
     G2, D2, _ = twc.load_trained(rd)
     for a, b in zip(G1.weights + D1.weights, G2.weights + D2.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_a_rerun_without_gp_continues_the_wgan_gp_run(runs, tmp_path):
+    """--gp is taken from config.json when not typed again: the critic built on resume is the
+    WGAN-GP one, and the resumed run ends where the uninterrupted one does."""
+    rd = tmp_path / "gp_resumed"
+    assert twc.main(["train", "--smoke", "--gp", "--run-dir", str(rd), "--steps", "2"]) == 0
+    assert twc.main(["train", "--smoke", "--run-dir", str(rd), "--steps", "3"]) == 0
+    assert twc.flavour_of(json.loads((rd / "config.json").read_text())) == "gp"
+    G1, D1, _ = twc.load_trained(runs["gp"])
+    G2, D2, _ = twc.load_trained(rd)
+    for a, b in zip(G1.weights + D1.weights, G2.weights + D2.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)

@@ -29,10 +29,20 @@ def _round_uint8(x):
 
 
 def _resize_uint8(image_uint8, height, width, method):
-    """Resize a uint8 image in float with antialiasing (matters when shrinking), round back."""
-    x = tf.image.resize(tf.cast(image_uint8, tf.float32), [height, width], method=method,
-                        antialias=True)
-    return _round_uint8(x)
+    """Resize a uint8 image in float with antialiasing (matters when shrinking), round back.
+
+    An image already height x width is returned as it is (what the resize would give): images
+    converted at the training size (data/shards.py) skip the float round trip."""
+    def resize():
+        x = tf.image.resize(tf.cast(image_uint8, tf.float32), [height, width], method=method,
+                            antialias=True)
+        return _round_uint8(x)
+
+    image_uint8 = tf.convert_to_tensor(image_uint8)
+    shape = tf.shape(image_uint8)
+    same = tf.logical_and(tf.equal(shape[-3], height), tf.equal(shape[-2], width))
+    out = tf.cond(same, lambda: image_uint8, resize)
+    return tf.ensure_shape(out, image_uint8.shape[:-3].concatenate([height, width, image_uint8.shape[-1]]))
 
 
 def center_crop(image_uint8, size):

@@ -103,3 +103,15 @@ def test_random_crop_of_a_small_image_is_a_clear_error():
     ds = ds.map(lambda im: random_crop_flip(im, 24, tf.constant([0, 0], tf.int64)))
     with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than the 24x24 random crop"):
         next(iter(ds))
+
+
+def test_an_image_already_at_the_size_skips_a_resize_that_would_not_change_it():
+    import numpy as np
+    import tensorflow as tf
+    from data.preprocess import _round_uint8, center_crop_resize, stretch_resize
+    img = tf.constant(np.random.default_rng(0).integers(0, 256, (24, 24, 3)), tf.uint8)
+    for method in ("bilinear", "bicubic"):
+        resized = _round_uint8(tf.image.resize(tf.cast(img, tf.float32), [24, 24], method, antialias=True))
+        np.testing.assert_array_equal(resized.numpy(), img.numpy())          # the shortcut is exact
+        np.testing.assert_array_equal(center_crop_resize(img, 24, method).numpy(), img.numpy())
+    assert stretch_resize(img, 12).shape == (12, 12, 3)

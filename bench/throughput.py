@@ -21,9 +21,12 @@ Per paper (bench/steps.py builds the REAL step of each train script at --small o
   %peak       achieved FLOP/s of the step / the machine's peak, measured in the same run as the
               best of a 4096^2 float32 matmul and a 3x3 conv (bfloat16 matmul with --mixed-precision)
   pipe/step   pipeline images/s / step images/s (JPEG | shards); issue 8 asks for >= 3 on the CPU
-  GPU need    ESTIMATE of the images/s a GPU step would consume: FLOPs/image at --gpu-tflops
-              (default 120 = 40% of an H100's ~300 TFLOP/s dense bfloat16 as sustained), and the
-              CPU cores the faster pipeline would need to keep up (its images/s per core measured here).
+  GPU need    images/s a GPU step would consume: MEASURED on an H100 in bfloat16 by bench/jax_proxy.py
+              (the same networks and passes on Keras's JAX backend; --gpu-json, default
+              bench/results/h100_jax_proxy_bfloat16.json, at paper size only), else an ESTIMATE:
+              FLOPs/image at --gpu-tflops (default 120 = 40% of an H100's ~300 TFLOP/s dense bf16);
+              and the CPU cores the faster pipeline would need to keep up (its images/s per core
+              measured here).
 Writes a markdown table (stdout and --markdown) and JSON (--json).
 """
 import argparse
@@ -151,6 +154,15 @@ def prepared_folder(folder, paper, size):
     return out
 
 
+def gpu_rates(path):
+    """paper -> (images/s, where it came from) measured by bench/jax_proxy.py, if `path` exists."""
+    if not path or not Path(path).is_file():
+        return {}
+    data = json.loads(Path(path).read_text())
+    where = f"measured: {data['meta']['device'].split(' (')[0]}, {data['meta']['precision']}, JAX proxy"
+    return {r["paper"]: (r["step_images_per_s"], where) for r in data["rows"]}
+
+
 def images_per_element(paper):
     """Training images one pipeline element holds per example (C: a batch per critic update,
     E: d_updates + 1 crops per example)."""
@@ -206,14 +218,17 @@ def bench_paper(paper, args, folder, peak, log):
     infer = tf.function(built.infer)
     t_inf = median_time(lambda: infer(img).numpy(), args.repeats)
     step_rate = imgs_per_step / t_step
-    gpu_rate = args.gpu_tflops * 1e12 / (flops / imgs_per_step)
+    gpu_rate, gpu_source = args.gpu_tflops * 1e12 / (flops / imgs_per_step), f"estimate at {args.gpu_tflops} TFLOP/s"
+    measured = gpu_rates(args.gpu_json).get(paper) if size == "paper" else None
+    if measured:
+        gpu_rate, gpu_source = measured
     row = dict(paper=paper, name=steps.NAMES[paper], size=size, image=s, batch=b, images_per_step=imgs_per_step,
                step_images_per_s=step_rate, full_images_per_s=imgs_per_step / t_full, pipeline_images_per_s=pipe,
                infer_ms_per_image=1e3 * t_inf / b, gflop_per_step=flops / 1e9, flop_count="analytic per layer",
                flop_formula=formula, achieved_tflops=flops / t_step / 1e12,
                fraction_of_peak=flops / t_step / peak["peak_flops"], pipe_over_step=pipe / step_rate,
                shards_images_per_s=pipe_shards, shards_over_step=pipe_shards / step_rate,
-               gpu_estimate_images_per_s=gpu_rate, cores=os.cpu_count(),
+               gpu_images_per_s=gpu_rate, gpu_source=gpu_source, cores=os.cpu_count(),
                pipeline_images_per_s_per_core=best_per_core, gpu_cores_needed=gpu_rate / best_per_core)
     log(f"{paper}: step {step_rate:.1f} img/s, full {row['full_images_per_s']:.1f}, pipeline {pipe:.1f}, "
         f"shards {pipe_shards:.1f}, "
@@ -232,14 +247,14 @@ def markdown(rows, meta):
            f"peak {meta['peak']['peak_flops'] / 1e9:.0f} GFLOP/s ({meta['peak']['dtype']} matmul "
            f"{meta['peak']['matmul_flops'] / 1e9:.0f}, conv {meta['peak']['conv_flops'] / 1e9:.0f})", "",
            "| paper | size, batch | step img/s | full img/s | pipeline img/s JPEG / shards | pipe/step "
-           "| infer ms/img | GFLOP/step | % peak | GPU need img/s (est.) | cores to feed it |",
+           "| infer ms/img | GFLOP/step | % peak | GPU need img/s | cores to feed it |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['paper']} {r['name']} | {r['image']} px, {r['batch']} | {r['step_images_per_s']:.1f} | "
                    f"{r['full_images_per_s']:.1f} | {r['pipeline_images_per_s']:.0f} / {r['shards_images_per_s']:.0f} | "
                    f"{r['pipe_over_step']:.1f}x / {r['shards_over_step']:.1f}x | "
                    f"{r['infer_ms_per_image']:.2f} | {r['gflop_per_step']:.2f} | {100 * r['fraction_of_peak']:.1f} | "
-                   f"{r['gpu_estimate_images_per_s']:.0f} | {r['gpu_cores_needed']:.1f} |")
+                   f"{r['gpu_images_per_s']:.0f} ({r['gpu_source']}) | {r['gpu_cores_needed']:.1f} |")
     return "\n".join(out)
 
 
@@ -261,6 +276,8 @@ def main(argv=None):
     p.add_argument("--xla", action="store_true")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions, median (default: %(default)s)")
     p.add_argument("--data", default=None, help="folder of JPEGs (default: 64 generated 320x240 JPEGs)")
+    p.add_argument("--gpu-json", default=str(Path(__file__).parent / "results" / "h100_jax_proxy_bfloat16.json"),
+                   help="GPU images/s measured by bench/jax_proxy.py (used at paper size; default: %(default)s)")
     p.add_argument("--gpu-tflops", type=float, default=120.0,
                    help="sustained GPU TFLOP/s for the GPU-need estimate (default: %(default)s)")
     p.add_argument("--json", default=None, help="write the rows and the machine here")

@@ -56,9 +56,27 @@ class MeanFill(layers.Layer):
         return {**super().get_config(), "mean": list(self.mean)}
 
 
+def _stride_exceeds_input(x, stride, transpose):
+    """True for a strided "same" conv whose stride is larger than its input's side (a k5/2 conv on
+    a 1x1 map: only tiny images, e.g. image 16 / local 8, reach it; the paper's 128 / 64 never).
+
+    Under mixed_bfloat16 TF 2.21's oneDNN CPU kernel for that conv's filter gradient
+    (Conv2DBackpropFilter) leaves the taps that see only padding UNINITIALISED instead of 0: they
+    get whatever bytes the allocator reused. A NaN there poisons the weight (harmless in the
+    forward pass, which skips those taps), then the next backward pass spreads it to every weight
+    of D and G. float32 and float16 kernels are correct. Such a conv computes in float32 under any
+    mixed policy (the same maths; a conv on a 1x1 map costs nothing), see docs/PAPER_NOTES.md.
+    """
+    side = [d for d in x.shape[1:3] if d is not None]
+    return not transpose and stride > 1 and bool(side) and min(side) < stride
+
+
 def _conv_bn_relu(x, filters, kernel, stride=1, dilation=1, name=None, transpose=False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-    x = conv(filters, kernel, strides=stride, dilation_rate=dilation, padding="same", name=name)(x)
+    # float32 is the policy's variable dtype anyway: only the compute dtype changes, and only under
+    # mixed precision (under the float32 policy this layer is the same as every other one).
+    dtype = {"dtype": "float32"} if _stride_exceeds_input(x, stride, transpose) else {}
+    x = conv(filters, kernel, strides=stride, dilation_rate=dilation, padding="same", name=name, **dtype)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 

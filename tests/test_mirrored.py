@@ -9,8 +9,8 @@ BatchNorm statistics are per replica (Keras' default, not synchronised): on diff
 the replicas normalise with different means than one replica on the whole batch, so the updates
 cannot be equal. Papers A, B, D and E are therefore compared on batches whose two halves are
 equal ([x; x]): every replica's statistics equal the global ones, and what is checked is exactly
-the loss scaling (global-batch means) and the gradient all-reduce; the difference on distinct
-halves is printed for the record. Paper C (WGAN-GP) samples z inside the step; replica r takes
+the loss scaling (global-batch means) and the gradient all-reduce (on distinct halves paper A
+differed by 17% of its update: per-replica BatchNorm, docs/PAPER_NOTES.md). Paper C (WGAN-GP) samples z inside the step; replica r takes
 rows r*B..(r+1)*B of the global z, but its generator's BatchNorm normalises over those B rows and
 each replica draws its own gradient-penalty alpha, so C is compared within a tolerance relative
 to how far the weights moved. Then every train script runs `--smoke --strategy mirrored`.
@@ -56,9 +56,6 @@ SCRIPT = textwrap.dedent("""
         diff, moved, ldiff = compare(paper, True)
         print(f"PAPER {paper} equal-halves DIFF {diff:.3g} MOVED {moved:.3g} LOSSDIFF {ldiff:.3g}", flush=True)
         assert moved > 1e-4 and diff < 1e-3 * moved + 1e-6 and ldiff < 1e-4, (diff, moved, ldiff)
-        if paper == "A":
-            d2, m2, _ = compare(paper, False)
-            print(f"PAPER A distinct-halves (per-replica BatchNorm) DIFF {d2:.3g} MOVED {m2:.3g}", flush=True)
     print("ALL OK")
 """)
 

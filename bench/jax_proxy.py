@@ -306,8 +306,11 @@ def main(argv=None):
     p.add_argument("--papers", default="A,B,C,D,E")
     p.add_argument("--precision", choices=("float32", "bfloat16", "float16"), default="bfloat16")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--batch-scale", type=int, default=1, help="multiply every paper's batch (default: %(default)s)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
+    for c in PAPER.values():
+        c["batch"] *= args.batch_scale
     if keras.backend.backend() != "jax":
         raise SystemExit("set KERAS_BACKEND=jax before running bench.jax_proxy")
     policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[args.precision]

@@ -29,7 +29,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from data.preprocess import center_crop_resize, stretch_resize
-from data.sources import ImageSource, _select, _check_split
+from data.sources import (SHUFFLE_WINDOW_BYTES, SHUFFLE_WINDOW_MAX, ImageSource, _check_split, _select,
+                          shuffle_windows)
 from errors import UserError
 
 MANIFEST = "shards.json"
@@ -38,8 +39,6 @@ FORMAT = "gan-restoration image shards"
 VERSION = 1
 RESIZE = ("crop", "stretch", "none")
 SHARD_IMAGES = 2000
-_WINDOW_BYTES = 256 * 2**20
-_WINDOW_MAX = 10_000
 _INTERLEAVE = 4
 
 
@@ -83,7 +82,7 @@ class RecordSource(ImageSource):
             offset += shard["count"]
         self._table = (tf.constant(files, tf.string), tf.constant(skips, tf.int64), tf.constant(takes, tf.int64))
         per_image = max(1, int(manifest.get("bytes_per_image", 1)))
-        self.window = max(1, min(_WINDOW_MAX, _WINDOW_BYTES // per_image, self._count))
+        self.window = max(1, min(SHUFFLE_WINDOW_MAX, SHUFFLE_WINDOW_BYTES // per_image, self._count))
 
     def _records(self, order):
         files, skips, takes = (tf.gather(t, order) for t in self._table)
@@ -105,11 +104,7 @@ class RecordSource(ImageSource):
             epoch_seed = tf.random.experimental.stateless_fold_in(seed, e)
             order = tf.random.experimental.stateless_shuffle(tf.range(n_shards), seed=epoch_seed, alg="philox")
 
-            def permute(w, window):
-                s = tf.random.experimental.stateless_fold_in(epoch_seed, w + 1)
-                return tf.random.experimental.stateless_shuffle(window, seed=s, alg="philox")
-
-            return self._records(order).batch(self.window).enumerate().map(permute).unbatch()
+            return shuffle_windows(self._records(order), epoch_seed, self.window, first=1)
 
         return epoch
 
@@ -183,8 +178,9 @@ def convert(spec, out, size=None, resize="crop", split="train", first=None, n_tr
         count, last, nbytes = 0, state["next"] - 1, 0
         with tf.io.TFRecordWriter(str(tmp)) as writer:
             for index, record in it:
-                writer.write(record.numpy())
-                count, last, nbytes = count + 1, int(index), nbytes + len(record.numpy())
+                data = record.numpy()
+                writer.write(data)
+                count, last, nbytes = count + 1, int(index), nbytes + len(data)
                 if count == int(shard_images):
                     break
         if bar is not None:

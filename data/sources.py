@@ -61,9 +61,9 @@ SAMPLE_TEST_PHOTOS = (
     ("coffee", "coffee.png"),                      # 400x600 colour
 )
 
-# Byte budget of one tfds shuffle window (the encoded images held in memory at once).
-_TFDS_WINDOW_BYTES = 256 * 2**20
-_TFDS_WINDOW_MAX = 10_000
+# Byte budget of one shuffle window of a tfds or data.shards source (the records held in memory at once).
+SHUFFLE_WINDOW_BYTES = 256 * 2**20
+SHUFFLE_WINDOW_MAX = 10_000
 _PROBE_FILES = 16
 
 
@@ -360,16 +360,18 @@ class TfdsSource(ImageSource):
         if seed is None:
             return lambda e: base
 
-        def epoch(e):
-            epoch_seed = tf.random.experimental.stateless_fold_in(seed, e)
+        return lambda e: shuffle_windows(base, tf.random.experimental.stateless_fold_in(seed, e), self.window)
 
-            def permute(w, window):
-                s = tf.random.experimental.stateless_fold_in(epoch_seed, w)
-                return tf.random.experimental.stateless_shuffle(window, seed=s, alg="philox")
 
-            return base.batch(self.window).enumerate().map(permute).unbatch()
+def shuffle_windows(items, seed, window, first=0):
+    """Permute each run of `window` consecutive items; run w from fold_in(seed, first + w).
 
-        return epoch
+    For records without random access (tfds, data.shards): memory is bounded by one window."""
+    def permute(w, chunk):
+        s = tf.random.experimental.stateless_fold_in(seed, w + first)
+        return tf.random.experimental.stateless_shuffle(chunk, seed=s, alg="philox")
+
+    return items.batch(window).enumerate().map(permute).unbatch()
 
 
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[\w.\-]+)?(:[\w.*\-]+)?$")
@@ -450,7 +452,7 @@ def tfds_source(name, split="train", data_dir=None, first=None, n_train=None, im
     if shuffle_window is None:  # bound the encoded bytes held by one shuffle window
         whole = splits[tfds_split.split("[")[0]]
         per_example = max(1, whole.num_bytes // max(1, whole.num_examples))
-        shuffle_window = min(_TFDS_WINDOW_MAX, _TFDS_WINDOW_BYTES // per_example)
+        shuffle_window = min(SHUFFLE_WINDOW_MAX, SHUFFLE_WINDOW_BYTES // per_example)
     return TfdsSource(name, builder, tfds_split, image_key, count, shuffle_window)
 
 

@@ -23,8 +23,6 @@ checkpoints in `directory`, and restore() then checks (one all-gather) that all 
 resumed at the same step: a worker that does not see the shared folder would otherwise run a
 different number of steps and hang the others.
 """
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
@@ -144,13 +142,10 @@ class Checkpointer:
         if self.chief:
             path = self.manager.save(checkpoint_number=step)
         else:
-            temp = tempfile.mkdtemp(prefix=f"ckpt-{self.worker.task_type}{self.worker.task_id}-")
-            self.temp_dirs.append(temp)
-            try:
+            with cluster.throwaway_dir(f"ckpt-{self.worker.task_type}{self.worker.task_id}-") as temp:
+                self.temp_dirs.append(temp)
                 tf.train.CheckpointManager(self.checkpoint, temp, max_to_keep=1,
                                            checkpoint_name="ckpt").save(checkpoint_number=step)
-            finally:
-                shutil.rmtree(temp, ignore_errors=True)
             path = str(self.directory / f"ckpt-{step}")     # the chief's copy
         self.saved_step = step
         return path

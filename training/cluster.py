@@ -10,8 +10,11 @@ every worker takes part in a save).
 `activate(worker)` is called by setup.make_strategy("multiworker"); `is_chief()` then answers
 for the running process (True for every other strategy, and before any strategy exists).
 """
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 from errors import UserError
@@ -94,3 +97,14 @@ def active():
 def is_chief():
     """True unless this process is a non-chief worker of a --strategy multiworker run."""
     return _ACTIVE is None or _ACTIVE.chief
+
+
+@contextlib.contextmanager
+def throwaway_dir(prefix):
+    """A fresh local folder, deleted on exit: where a non-chief worker makes the saves that every
+    worker must take part in (checkpoints, exports) without writing into the shared run dir."""
+    temp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield temp
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

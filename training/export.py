@@ -1,6 +1,5 @@
 """Export a trained network as a standalone `.keras` file, loadable without the training state."""
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,11 +20,8 @@ def export_model(model, path):
     if path.suffix != ".keras":
         raise UserError(f"an exported model must end in .keras, got {path}")
     if not cluster.is_chief():
-        temp = tempfile.mkdtemp(prefix="export-")
-        try:
+        with cluster.throwaway_dir("export-") as temp:
             model.save(os.path.join(temp, path.name))
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")

@@ -56,6 +56,9 @@ def plan(runs, budget, vgg, variants):
          base + ["--width", "8", "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d")]),
         ("paper D (l_rec)", runs / "d_rec", ["export/inpainter.keras"], "train_context_encoder",
          base + ["--width", "8", "--rec-only", "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d_rec")]),
+        ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", ["export/inpainter.keras"],
+         "train_context_encoder", base + ["--width", "8", "--mask", "glcic", "--image-size", str(s),
+                                          "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d_glcic")]),
     ]
     items += [(f"paper E ({v})", runs / f"e_{v}", ["export/generator.keras"], "train_deblur",
                base + ["--variant", v, "--steps", str(budget["e_steps"]), "--run-dir", str(runs / f"e_{v}")])
@@ -114,7 +117,7 @@ def main(argv=None):
     tables = {
         "A": ["--table", "A", "--dataset", "samples", "--image-size", str(budget["a_size"]),
               "--latent-iterations", str(budget["latent_iterations"]), "--stage-run", str(runs / "a"),
-              "--dcgan-run", str(runs / "c"), "--context-encoder-run", str(runs / "d"),
+              "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d_glcic"),
               "--unsupervised-run", str(runs / "b"), "--mask-bank", str(out / "mask_banks")],
         "D": ["--table", "D", "--set5", "samples", "--context-encoder-run", str(runs / "d"),
               "--rec-only-run", str(runs / "d_rec")],

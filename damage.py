@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from errors import UserError
+from errors import UserError, cli
+from imagefiles import read_image, write_png
 
 FILLS = {"white": 255, "black": 0, "gray": 128}
 
@@ -38,31 +39,6 @@ def parse_args(argv=None):
     p.add_argument("--fill", choices=tuple(FILLS), default="white",
                    help="colour of the lost pixels (default: %(default)s)")
     return p.parse_args(argv)
-
-
-def read_image(path):
-    """uint8 RGB [H, W, 3] from a file; UserError if missing or undecodable."""
-    import tensorflow as tf
-    from data.sources import decode_image
-
-    if not Path(path).is_file():
-        raise UserError(f"no image at {path}")
-    try:
-        return decode_image(tf.io.read_file(str(path))).numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError, ValueError):
-        raise UserError(f"cannot read {path} as an image (JPEG, PNG, BMP, WebP or GIF)") from None
-
-
-def write_png(path, array):
-    import tensorflow as tf
-
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tf.io.write_file(str(path), tf.io.encode_png(np.asarray(array, np.uint8)))
-    except (OSError, tf.errors.OpError) as e:
-        raise UserError(f"cannot write {path} ({type(e).__name__}); choose another path") from None
-    return path
 
 
 def damage(image, kind="macroblock", seed=0, block=16, rate=0.25, fill=255):
@@ -105,6 +81,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from training.run import cli
-
     cli(main)

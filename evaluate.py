@@ -14,7 +14,8 @@ A: CelebA test split (images 80,000..99,999 of the first 100,000, as train_iizuk
 D: Set5 / Set14 / BSD100 folders, each image centre-cropped and resized to 128, centre 64x64 hole;
    ours(l_rec), ours(l_rec + l_adv) and the interpolation baselines OpenCV Telea, OpenCV
    Navier-Stokes and scikit-image biharmonic; PSNR over the whole image, RGB [0, 255] (eq. 6).
-E: the fixed degraded set of `train_deblur.py make-eval-set` (made from --dataset on first use);
+E: the fixed degraded set of data/evalsets.py (`train_deblur.py make-eval-set`; made from
+   --dataset on first use);
    the four variants, the blurred input and an unsharp-mask baseline; whole image, RGB [0, 255].
 A run directory that does not exist gives a "not trained" row instead of failing the table.
 """
@@ -27,8 +28,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from errors import UserError
-from training import run
+import papers
+import rundir
+from errors import UserError, cli
 
 # ----------------------------------------------------------------------------- paper figures
 PAPER_A = {  # [paper] PSNR img1, img2; SSIM img1, img2 (two example CelebA images, mask not given)
@@ -91,7 +93,7 @@ def means(per_image):
 
 
 def write_images(folder, images, names):
-    from training.summaries import write_png
+    from imagefiles import write_png
     return [str(write_png(Path(folder) / n, im)) for im, n in zip(images, names)]
 
 
@@ -148,14 +150,12 @@ class Method:
 
 def run_config(path):
     """The config.json of the run that made `path` (a run directory, or a file under <run>/export/)."""
-    import json
     path = Path(path)
     for folder in ([path] if path.is_dir() else []) + [path.parent, path.parent.parent]:
-        f = folder / run.CONFIG_NAME
-        if f.is_file():
+        if rundir.config_path(folder).is_file():
             try:
-                config = json.loads(f.read_text())
-            except (OSError, ValueError):
+                config = rundir.read_config(folder)
+            except UserError:
                 return None
             return config if isinstance(config, dict) else None
     return None
@@ -213,13 +213,13 @@ def _inpainter_loader(path):
 
 def _dcgan_loader(iterations):
     def load(path):
-        import train_wgan_completion
-        return train_wgan_completion.latent_inpainter(str(path), iterations=iterations, progress=False)
+        from inpainters.latent import latent_inpainter
+        return latent_inpainter(str(path), iterations=iterations, progress=False)
     return load
 
 
 def _iizuka_file(run_dir, stage):
-    return Path(run_dir) / "export" / f"stage{stage}.keras"
+    return rundir.export_path(run_dir, f"stage{stage}.keras")
 
 
 def inpainting_methods_a(args, test=None):
@@ -267,7 +267,8 @@ def run_inpainting(methods, images, holes, out_dir, set_name, blend):
             bar.close()
             entry.update(mean=means(per), per_image=per)
         results[m.name] = entry
-    from training.summaries import image_grid, write_png
+    from imagefiles import write_png
+    from training.summaries import image_grid
     rows = {"input": shown[:GRID_EXAMPLES], **outputs, "ground truth": images[:GRID_EXAMPLES]}
     write_png(Path(out_dir) / f"grid_{set_name}.png", image_grid(rows, max_examples=GRID_EXAMPLES))
     return results
@@ -278,7 +279,7 @@ def mask_bank(directory, kind, n, size, seed=MASK_SEED, log=print, **kw):
     """The saved bank in `directory` (generated and saved on first use). The bank is the source of
     truth: it is reused as saved; a bank made with other settings is refused; one with fewer than
     n masks is extended (mask i depends only on (seed, i), so its first masks stay the same)."""
-    from data.masks import MaskBank
+    from data.evalsets import MaskBank
     directory = Path(directory)
     if (directory / MaskBank.MANIFEST).is_file():
         bank = MaskBank.load(str(directory))
@@ -453,13 +454,13 @@ def _centre(image, side=GRID_CROP):
 
 
 def table_e(args, log=print):
-    import train_deblur
+    from data import evalsets
     eval_set = Path(args.eval_set)
-    if not (eval_set / train_deblur.EVAL_MANIFEST).is_file():
+    if not evalsets.has_deblur_set(eval_set):
         log(f"no evaluation set in {eval_set}: making it from {args.dataset} (first {args.eval_n} test images)")
-        train_deblur.make_eval_set(args.dataset, eval_set, n=args.eval_n, size=args.eval_size,
-                                   data_dir=args.data_dir, log=log)
-    manifest, pairs = train_deblur.load_eval_set(eval_set)
+        evalsets.make_deblur_set(args.dataset, eval_set, n=args.eval_n, size=args.eval_size,
+                                 data_dir=args.data_dir, log=log)
+    manifest, pairs = evalsets.load_deblur_set(eval_set)
     if args.limit is not None:
         pairs = pairs[:args.limit]
     blurred = [b for b, _ in pairs]
@@ -480,7 +481,7 @@ def table_e(args, log=print):
     test = scored_part(selection.selection(manifest.get("dataset"), "test"), len(pairs)) \
         if manifest.get("dataset") else None
     methods += [model_method(variant, args.deblur_runs.format(variant=variant), sharpen_with, test)
-                for variant in PAPER_E]
+                for variant in papers.PAPERS["E"].variants]
     result = {"table": "E", "eval_set": str(eval_set), "n_images": len(pairs), "dataset": manifest.get("dataset"),
               "degradation": {k: manifest.get(k) for k in ("blur", "seed", "size", "kernel_size")},
               "protocol": "whole image, RGB [0, 255], mean of per-image PSNR / SSIM (11x11 Gaussian, sigma 1.5)",
@@ -499,7 +500,8 @@ def table_e(args, log=print):
                 grid[m.name] = [_centre(d) for d in done]
         result["methods"][m.name] = entry
     grid["ground truth"] = [_centre(s) for s in sharp]
-    from training.summaries import image_grid, write_png
+    from imagefiles import write_png
+    from training.summaries import image_grid
     write_png(Path(args.out) / "grid_E.png",
               image_grid({k: np.stack(v) if len({x.shape for x in v}) == 1 else np.stack([_centre(x, min(
                   min(y.shape[:2]) for y in v)) for x in v]) for k, v in grid.items()}, max_examples=GRID_EXAMPLES))
@@ -527,8 +529,42 @@ def markdown_e(result):
     return "\n".join(lines) + "\n"
 
 
+def deblur_scores(model, eval_set, tile=None, overlap=None, log=print):
+    """Mean PSNR / SSIM (RGB, [0, 255], whole image) of one paper E model's output and of the
+    blurred input on a fixed set (`python train_deblur.py evaluate`)."""
+    import metrics
+    from data.evalsets import load_deblur_set
+    from sharpen import DEFAULT_TILE, load_generator, sharpen_array
+    G = load_generator(model) if isinstance(model, (str, Path)) else model
+    _, pairs = load_deblur_set(eval_set)
+    rows = {"blurred input": ([], []), "model": ([], [])}
+    for blurred, sharp in pairs:
+        out = sharpen_array(G, blurred, tile or DEFAULT_TILE, overlap)
+        for name, img in (("blurred input", blurred), ("model", out)):
+            rows[name][0].append(metrics.psnr(img, sharp))
+            rows[name][1].append(metrics.ssim(img, sharp))
+    result = {name: {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "n": len(p)} for name, (p, s) in rows.items()}
+    for name, v in result.items():
+        log(f"| {name} | {v['psnr']:.2f} | {v['ssim']:.3f} |")
+    return result
+
+
+def deblur_scores_command(argv):
+    """`python train_deblur.py evaluate --model M --eval-set S [--json F]`: deblur_scores from the command line."""
+    p = argparse.ArgumentParser(prog="train_deblur.py evaluate", description=deblur_scores.__doc__)
+    p.add_argument("--model", required=True, help="run directory or exported .keras generator")
+    p.add_argument("--eval-set", required=True, help="folder written by make-eval-set")
+    p.add_argument("--json", default=None, help="also write the result here")
+    a = p.parse_args(argv)
+    result = deblur_scores(a.model, a.eval_set)
+    if a.json:
+        rundir.write_json_atomic(Path(a.json), result)
+    return 0
+
+
 # ----------------------------------------------------------------------------- CLI
-TABLES = {"A": (table_a, markdown_a), "D": (table_d, markdown_d), "E": (table_e, markdown_e)}
+_MAKERS = {"A": (table_a, markdown_a), "D": (table_d, markdown_d), "E": (table_e, markdown_e)}
+TABLES = {table: _MAKERS[table] for table in papers.TABLES}    # the tables the registry names
 
 
 def build_parser():
@@ -564,7 +600,8 @@ def build_parser():
     for name in D_SETS:
         d.add_argument(f"--{name}", default=None, help=f"folder of {name} images (or 'samples'); missing = no data")
     e = p.add_argument_group("table E")
-    e.add_argument("--eval-set", default="datasets/deblur_eval", help="folder of train_deblur.py make-eval-set")
+    e.add_argument("--eval-set", default="datasets/deblur_eval",
+                   help="folder of a paper E evaluation set (train_deblur.py make-eval-set)")
     e.add_argument("--eval-n", type=int, default=100, help="images in a newly made eval set (default: %(default)s)")
     e.add_argument("--eval-size", type=int, default=None, help="centre crop of a newly made eval set (default: whole)")
     e.add_argument("--deblur-runs", default="runs/deblur_{variant}",
@@ -596,7 +633,7 @@ def evaluate(argv=None, log=print):
         title, rest = text.split("\n", 1)
         text = f"{title}\n\n**{args.note}**\n{rest}"
     (Path(args.out) / f"table_{args.table}.md").write_text(text)
-    run.write_json_atomic(Path(args.out) / f"table_{args.table}.json", result)
+    rundir.write_json_atomic(Path(args.out) / f"table_{args.table}.json", result)
     return result, text
 
 
@@ -607,4 +644,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

@@ -18,21 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # a user-facing tool: no Te
 import cv2
 import numpy as np
 
-from errors import UserError
-from training import run
-
-
-def read_image(path, what):
-    """uint8 RGB [H, W, 3] (grey copied to 3 channels, alpha dropped); UserError if unreadable."""
-    if not Path(path).is_file():
-        raise UserError(f"{what} {path} does not exist")
-    import tensorflow as tf
-    from data.sources import decode_image
-
-    try:
-        return decode_image(tf.io.read_file(str(path))).numpy()
-    except (tf.errors.OpError, ValueError):
-        raise UserError(f"cannot read {what} {path}: not a JPEG/PNG/BMP/WebP/GIF image") from None
+from errors import UserError, cli
+from imagefiles import read_image, write_image
 
 
 def read_mask(path, shape):
@@ -77,18 +64,6 @@ def complete(inpainter, image, hole, blend=True):
     return out
 
 
-def write_image(path, image):
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ok = cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1]))
-    except (OSError, cv2.error):
-        ok = False
-    if not ok:
-        raise UserError(f"cannot write {path}: use a writable path ending in .png (lossless) or .jpg")
-    return path
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="trained run directory or exported .keras file")
@@ -110,4 +85,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

@@ -11,48 +11,23 @@ generator's receptive-field radius (19 px for the paper's 5 blocks; the default)
 equals whole-image processing up to float rounding: no seams.
 """
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-from errors import UserError
-from training import run
+import imagefiles
+import papers
+import rundir
+from errors import UserError, cli
 
+PAPER = papers.PAPERS["E"]
 MIN_SIZE = 16          # [choice] smallest side accepted (see docs/PAPER_NOTES.md, paper E)
 DEFAULT_TILE = 512     # [choice] tile side; a 512x512 tile of the paper's G needs ~1 GiB of activations
 
 
 def read_image(path):
     """An image file -> uint8 RGB [H, W, 3]; unreadable -> UserError."""
-    from data.sources import decode_image
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no image file at {path}")
-    try:
-        image = decode_image(tf.constant(path.read_bytes())).numpy()
-    except (tf.errors.OpError, ValueError) as e:
-        raise UserError(f"cannot read {path} as an image ({type(e).__name__}); pass a JPEG, PNG, BMP, GIF or WebP") from None
-    return image
-
-
-def write_image(path, image):
-    """uint8 RGB [H, W, 3] -> file; the format follows the extension (.png, .jpg/.jpeg, .bmp)."""
-    import cv2
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"):
-        raise UserError(f"unknown output format {path.suffix!r} for {path}: use .png, .jpg, .bmp, .webp or .tif")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ok, data = cv2.imencode(ext, np.ascontiguousarray(image[..., ::-1]))
-        if not ok:
-            raise OSError("encoding failed")
-        path.write_bytes(data.tobytes())
-    except OSError as e:
-        raise UserError(f"cannot write {path} ({e.strerror or e}); choose another --out") from None
-    return path
+    return imagefiles.read_image(path, "image file")
 
 
 def load_generator(path):
@@ -61,20 +36,19 @@ def load_generator(path):
     from training.export import load_exported
     path = Path(path)
     if path.is_dir():
-        exported = path / "export" / "generator.keras"
+        exported = rundir.export_path(path, PAPER.export)
         if exported.is_file():
             return load_exported(exported)
-        config = path / run.CONFIG_NAME
-        if config.is_file() and (path / "ckpt").is_dir():
+        cfg = rundir.read_config(path)
+        if cfg is not None and rundir.ckpt_dir(path).is_dir():
             from training.checkpoint import restore_from
-            cfg = json.loads(config.read_text())
-            if cfg.get("paper") != "E":
+            if cfg.get("paper") != PAPER.letter:
                 raise UserError(f"{path} is a paper {cfg.get('paper')} run, not a deblurring run of train_deblur.py")
             G = models.deblur.generator(cfg["variant"], filters=cfg["filters"], blocks=cfg["blocks"])
             restore_from(path, generator=G)
             return G
-        raise UserError(f"{path} holds no export/generator.keras and no checkpoint; train it with "
-                        f"train_deblur.py or pass an exported .keras file")
+        raise UserError(f"{path} holds no {rundir.EXPORT}/{PAPER.export} and no checkpoint; train it with "
+                        f"{PAPER.train_module}.py or pass an exported .keras file")
     if not path.exists():
         raise UserError(f"no model at {path}; pass a train_deblur.py run directory or an exported .keras file")
     return load_exported(path)
@@ -158,10 +132,10 @@ def main(argv=None):
     if max(h, w) > a.tile and a.tile <= 2 * overlap:
         raise UserError(f"--tile {a.tile} must be larger than twice the overlap {overlap}")
     out = sharpen_array(G, image, a.tile, overlap)
-    write_image(a.out, out)
+    imagefiles.write_image(a.out, out)
     print(f"wrote {a.out} ({w}x{h})")
     return 0
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

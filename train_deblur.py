@@ -1,8 +1,8 @@
 """Paper E: GAN image sharpness enhancement (deblurring), the four models of its ablation.
 
     python train_deblur.py --variant stacked|res_bn|nonbn_res|nonbn_res_l   # train (rerun to resume)
-    python train_deblur.py make-eval-set --dataset div2k --out datasets/deblur_eval
-    python train_deblur.py evaluate --model runs/deblur_nonbn_res_l --eval-set datasets/deblur_eval
+    python train_deblur.py make-eval-set --dataset div2k --out datasets/deblur_eval   # data/evalsets.py
+    python train_deblur.py evaluate --model runs/deblur_nonbn_res_l --eval-set datasets/deblur_eval  # evaluate.py
 
 Training: DIV2K's 800 training images (tfds `div2k`, or a folder), random 96x96 crops with flips,
 blurred on the fly by data/degrade.py (Gaussian or camera-shake motion blur, seeded per example).
@@ -14,26 +14,25 @@ x0.1 after 250,000 of the 500,000 steps, read from the ONE shared step counter.
 The generator is exported to <run_dir>/export/generator.keras (blurred [-1, 1] -> sharp [-1, 1],
 any size); sharpen.py applies it to your own photos.
 """
-import argparse
-import hashlib
 import itertools
-import json
 import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+import papers
 from data import pipeline
 from data.degrade import KINDS, SIGMA_RANGE
 from data.sources import open_source
-from errors import UserError
+from errors import UserError, cli
 from losses import adversarial, perceptual, pixel
 from models import deblur
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
+from training.recipe import Recipe
 
-VARIANTS = ("stacked", "res_bn", "nonbn_res", "nonbn_res_l")
+PAPER = papers.PAPERS["E"]
+VARIANTS = PAPER.variants
 LR = 1e-4                 # [choice: SRGAN] Adam's learning rate
 LR_DECAY_AT = 250_000     # [paper] x0.1 after 250,000 iterations
 LR_DECAY = 0.1            # [paper]
@@ -41,7 +40,6 @@ D_UPDATES = 2             # [paper] discriminator updates per generator update
 ADV_WEIGHT = 1e-3         # [choice: SRGAN] adversarial weight, content (L1) weight 1
 CONTENT_WEIGHT = 1.0
 VGG_LAYERS = tuple(perceptual.E_PERCEPTUAL_WEIGHTS) + tuple(perceptual.E_TEXTURE_WEIGHTS)
-EVAL_MANIFEST = "manifest.json"
 
 
 # ------------------------------------------------------------------------- learning-rate schedule
@@ -179,7 +177,7 @@ def training_batches(source, args, strategy=None, first=None):
 
 
 # ------------------------------------------------------------------------- training command
-def _parser():
+def build_parser():
     parser = flags.common_parser(__doc__, dataset="div2k", steps=500_000, batch_size=16, image_size=96,
                                  log_every=100, save_every=5000, image_every=5000)
     parser.set_defaults(paper="E")
@@ -221,8 +219,24 @@ def _check(args):
         raise UserError(f"--sigma-range needs 0 < LO <= HI, got {lo} {hi}")
 
 
+def build(config, strategy):
+    """Paper E's recipe for `config` (the parsed flags): G, D (and VGG19 for nonbn_res_l), the two
+    Adams on one shared step schedule, and the train step. Call inside strategy.scope()."""
+    G = deblur.generator(config.variant, filters=config.filters, blocks=config.blocks)
+    D = deblur.discriminator(config.image_size, filters=config.d_filters, dense=config.d_dense)
+    vgg = (perceptual.vgg19_features(VGG_LAYERS, weights=config.vgg_weights)
+           if config.variant == "nonbn_res_l" else None)
+    g_opt, d_opt, schedule = make_optimizers(config.lr, config.lr_decay_at, config.lr_decay)
+    counter = checkpoint.step_counter()
+    schedule.bind(counter)            # both optimizers read the one shared step counter
+    step = setup.make_step(make_train_step(G, D, g_opt, d_opt, vgg, config.d_updates, config.adv_weight,
+                                           trace_once=strategy.num_replicas_in_sync == 1), config.xla, strategy)
+    return Recipe(models=dict(generator=G, discriminator=D), optimizers=dict(g_opt=(g_opt, G), d_opt=(d_opt, D)),
+                  step=step, counter=counter, extras=dict(vgg=vgg, schedule=schedule))
+
+
 def train(argv=None):
-    parser = _parser()
+    parser = build_parser()
     args = flags.parse(parser, argv, smoke=SMOKE)
     if "run_dir" not in args._given:
         args.run_dir = str(Path("runs") / f"deblur_{args.variant}")
@@ -231,16 +245,9 @@ def train(argv=None):
     strategy = setup.configure(args)
     source = open_source(args.dataset, "train", data_dir=args.data_dir)
     with strategy.scope():
-        G = deblur.generator(args.variant, filters=args.filters, blocks=args.blocks)
-        D = deblur.discriminator(args.image_size, filters=args.d_filters, dense=args.d_dense)
-        vgg = (perceptual.vgg19_features(VGG_LAYERS, weights=args.vgg_weights)
-               if args.variant == "nonbn_res_l" else None)
-        g_opt, d_opt, schedule = make_optimizers(args.lr, args.lr_decay_at, args.lr_decay)
-        ckpt = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, generator=G, discriminator=D,
-                                       g_opt=(g_opt, G), d_opt=(d_opt, D))
-        schedule.bind(ckpt.step)      # both optimizers read the one shared step counter
-    step = setup.make_step(make_train_step(G, D, g_opt, d_opt, vgg, args.d_updates, args.adv_weight,
-                                           trace_once=strategy.num_replicas_in_sync == 1), args.xla, strategy)
+        recipe = build(args, strategy)
+        ckpt = recipe.checkpointer(r.ckpt_dir, keep=args.keep)
+    G = recipe.models["generator"]
     first = {}   # the first batch this process trains on, shown in the image grids
 
     def images(_step):
@@ -248,119 +255,25 @@ def train(argv=None):
         return {"blurred": b["blurred"], "sharpened": G(b["blurred"], training=False), "sharp": b["sharp"]}
 
     ckpt.restore()
-    loop.train_loop(step, training_batches(source, args, strategy, first), ckpt,
+    loop.train_loop(recipe.step, training_batches(source, args, strategy, first), ckpt,
                     summaries=summaries.Summaries(r.log_dir, r.image_dir), images_fn=images,
                     **loop.loop_flags(args))
-    path = export.export_model(G, r.dir / "export" / "generator.keras")
+    path = export.export_model(G, r.export_path(PAPER.export))
     print(f"exported the generator to {path}")
     return 0
 
 
-# ------------------------------------------------------------------------- the fixed evaluation set
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def make_eval_set(dataset, out, n=100, size=None, seed=0, blur="mixed", data_dir=None, log=print):
-    """Write paper E's fixed evaluation set to `out`: blurred/NNNNN.png, sharp/NNNNN.png and
-    manifest.json (settings, per image: kind, sigma, kernel, sha256 of both PNGs; written last).
-
-    Images: the first n of the dataset's test split in source order (DIV2K: its 100 validation
-    images), each blurred once from pipeline.eval_deblur_set's seed. Same arguments -> identical files.
-    """
-    source = open_source(dataset, "test", data_dir=data_dir)
-    out = Path(out)
-    for sub in ("blurred", "sharp"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    names = {v: k for k, v in KINDS.items()}
-    images = []
-    for ex in pipeline.eval_deblur_set(source, size=size, seed=seed, n=n, blur_kind=blur):
-        i = len(images)
-        b = summaries.write_png(out / "blurred" / f"{i:05d}.png", ex["blurred"].numpy())
-        s = summaries.write_png(out / "sharp" / f"{i:05d}.png", ex["sharp"].numpy())
-        images.append(dict(file=f"{i:05d}.png", source_index=int(ex["index"]), kind=names[int(ex["kind"])],
-                           sigma=float(ex["sigma"]), kernel=ex["kernel"].numpy().tolist(),
-                           sha256_blurred=_sha256(b), sha256_sharp=_sha256(s)))
-    manifest = dict(dataset=str(dataset), split="test", n=len(images), size=size, seed=int(seed), blur=blur,
-                    kernel_size=len(images[0]["kernel"]) if images else None, images=images)
-    run.write_json_atomic(out / EVAL_MANIFEST, manifest)
-    log(f"wrote {len(images)} blurred/sharp pairs and {out / EVAL_MANIFEST}")
-    return manifest
-
-
-def load_eval_set(folder):
-    """-> (manifest, list of (blurred uint8 [H,W,3], sharp uint8 [H,W,3])), checksums verified."""
-    from sharpen import read_image
-    folder = Path(folder)
-    path = folder / EVAL_MANIFEST
-    if not path.is_file():
-        raise UserError(f"no {EVAL_MANIFEST} in {folder}; make the set with "
-                        f"`python train_deblur.py make-eval-set --out {folder}`")
-    manifest = json.loads(path.read_text())
-    pairs = []
-    for item in manifest["images"]:
-        pair = []
-        for sub in ("blurred", "sharp"):
-            p = folder / sub / item["file"]
-            if not p.is_file() or _sha256(p) != item[f"sha256_{sub}"]:
-                raise UserError(f"{p} is missing or changed since the set was made; remake it with make-eval-set")
-            pair.append(read_image(p))
-        pairs.append(tuple(pair))
-    return manifest, pairs
-
-
-def evaluate(model, eval_set, tile=None, overlap=None, log=print):
-    """Mean PSNR / SSIM (RGB, [0, 255], whole image) of the model's output and of the blurred input."""
-    import metrics
-    from sharpen import DEFAULT_TILE, load_generator, sharpen_array
-    G = load_generator(model) if isinstance(model, (str, Path)) else model
-    _, pairs = load_eval_set(eval_set)
-    rows = {"blurred input": ([], []), "model": ([], [])}
-    for blurred, sharp in pairs:
-        out = sharpen_array(G, blurred, tile or DEFAULT_TILE, overlap)
-        for name, img in (("blurred input", blurred), ("model", out)):
-            rows[name][0].append(metrics.psnr(img, sharp))
-            rows[name][1].append(metrics.ssim(img, sharp))
-    result = {name: {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "n": len(p)} for name, (p, s) in rows.items()}
-    for name, v in result.items():
-        log(f"| {name} | {v['psnr']:.2f} | {v['ssim']:.3f} |")
-    return result
-
-
-def _eval_set_command(argv):
-    p = argparse.ArgumentParser(prog="train_deblur.py make-eval-set", description=make_eval_set.__doc__)
-    p.add_argument("--dataset", default="div2k", help="tfds name, folder or 'samples' (default: %(default)s)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", required=True, help="folder to write the set to")
-    p.add_argument("--n", type=int, default=100, help="images (default: %(default)s, DIV2K validation)")
-    p.add_argument("--size", type=int, default=None, help="centre crop size (default: whole images)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    p.add_argument("--blur", choices=("mixed",) + tuple(KINDS), default="mixed", help="(default: %(default)s)")
-    a = p.parse_args(argv)
-    make_eval_set(a.dataset, a.out, a.n, a.size, a.seed, a.blur, a.data_dir)
-    return 0
-
-
-def _evaluate_command(argv):
-    p = argparse.ArgumentParser(prog="train_deblur.py evaluate", description=evaluate.__doc__)
-    p.add_argument("--model", required=True, help="run directory or exported .keras generator")
-    p.add_argument("--eval-set", required=True, help="folder written by make-eval-set")
-    p.add_argument("--json", default=None, help="also write the result here")
-    a = p.parse_args(argv)
-    result = evaluate(a.model, a.eval_set)
-    if a.json:
-        run.write_json_atomic(Path(a.json), result)
-    return 0
-
-
 def main(argv=None):
+    """Train; `make-eval-set` and `evaluate` run data/evalsets.py's and evaluate.py's commands."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "make-eval-set":
-        return _eval_set_command(argv[1:])
+        from data.evalsets import make_deblur_set_command
+        return make_deblur_set_command(argv[1:])
     if argv and argv[0] == "evaluate":
-        return _evaluate_command(argv[1:])
+        from evaluate import deblur_scores_command
+        return deblur_scores_command(argv[1:])
     return train(argv)
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

@@ -18,13 +18,18 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+import papers
+import rundir
 from data.pipeline import inpainting_batches
 from data.preprocess import center_crop_resize, stretch_resize, to_float
 from data.sources import open_source
-from errors import UserError
+from errors import UserError, cli
 from losses import adversarial, perceptual, pixel
 from models import iizuka
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
+from training.recipe import Recipe
+
+PAPER = papers.PAPERS["A"]
 
 STAGE_STEPS = {1: 20_000, 2: 10_000, 3: 70_000}       # [paper]
 SMOKE_STEPS = {1: 3, 2: 2, 3: 2}
@@ -237,6 +242,34 @@ def beta_warning(l_m, l_p, beta):
             f"and pass --beta {l_m / l_p if l_p > 0 else beta:.3g} to make the terms equal")
 
 
+# ----------------------------------------------------------------------------- the recipe
+
+def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
+    """Paper A's recipe for stage `config.stage` (the parsed flags): the completion network (its
+    input filled with the training-set `mean`), from stage 2 the discriminator, their Adadelta
+    optimizers, VGG19 where L_P is needed, and the stage's train step. `vgg`: a stand-in feature
+    extractor with the same interface (tests' tiny one), else VGG19. Call inside strategy.scope()."""
+    generator = iizuka.completion_network(config.image_size, config.width, mean)
+    g_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(config.lr))
+    models, optimizers = dict(generator=generator), dict(g_opt=(g_opt, generator))
+    disc = d_opt = None
+    if config.stage > 1:
+        disc = iizuka.discriminator(config.image_size, config.local_size, config.width, config.fc_units)
+        d_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(config.lr))
+        models.update(discriminator=disc)
+        optimizers.update(d_opt=(d_opt, disc))
+    if vgg is None and (config.stage != 2 or config.report_magnitudes):
+        vgg = perceptual.vgg19_features(perceptual.A_LAYERS, weights=config.vgg_weights)
+    if config.stage == 1:
+        step_fn = make_stage1_step(generator, vgg, g_opt, config.beta)
+    elif config.stage == 2:
+        step_fn = make_stage2_step(generator, disc, d_opt, config.local_size)
+    else:
+        step_fn = make_stage3_step(generator, disc, vgg, g_opt, d_opt, config.alpha, config.beta, config.local_size)
+    return Recipe(models, optimizers, step=setup.make_step(step_fn, config.xla, strategy),
+                  counter=checkpoint.step_counter(), extras=dict(vgg=vgg))
+
+
 # ----------------------------------------------------------------------------- main
 
 def stage_dir(run_dir, stage):
@@ -281,23 +314,16 @@ def main(argv=None):
         return distribute.distribute_dataset(strategy, raw_batches(start))
 
     with strategy.scope():
-        generator = iizuka.completion_network(args.image_size, args.width, mean)
-        g_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(args.lr))
-        objects = dict(generator=generator, g_opt=(g_opt, generator))
-        disc = d_opt = vgg = None
-        if stage > 1:
-            disc = iizuka.discriminator(args.image_size, args.local_size, args.width, args.fc_units)
-            d_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(args.lr))
-            objects.update(discriminator=disc, d_opt=(d_opt, disc))
-        if stage != 2 or args.report_magnitudes:
-            vgg = perceptual.vgg19_features(perceptual.A_LAYERS, weights=args.vgg_weights)
-        ckpt = checkpoint.Checkpointer(stage_dir(r.dir, stage), keep=args.keep, **objects)
+        recipe = build(args, strategy, mean)
+        ckpt = checkpoint.Checkpointer(stage_dir(r.dir, stage), keep=args.keep, counter=recipe.counter,
+                                       **recipe.models, **recipe.optimizers)
+    generator, vgg = recipe.models["generator"], recipe.extras["vgg"]
 
     start = ckpt.restore()
     if start == 0 and previous is not None:      # a fresh stage 2 or 3: take over stage N-1's models
-        carry = dict(generator=generator, g_opt=g_opt)
+        carry = dict(generator=generator, g_opt=recipe.optimizers["g_opt"][0])
         if stage == 3:
-            carry.update(discriminator=disc, d_opt=d_opt)
+            carry.update(discriminator=recipe.models["discriminator"], d_opt=recipe.optimizers["d_opt"][0])
         prefix = checkpoint.restore_from(previous, **carry)
         print(f"stage {stage}: starting from stage {stage - 1}'s checkpoint {prefix} ({', '.join(carry)})")
 
@@ -307,17 +333,10 @@ def main(argv=None):
     if stage == 1 and start == 0:              # printed, and logged into the run for later reading
         l_m, l_p = report_magnitudes(generator, vgg, raw_batches(0), args.beta, 1)
         if setup.is_chief():
-            run.write_json_atomic(r.dir / "magnitudes.json", {
+            rundir.write_json_atomic(r.dir / "magnitudes.json", {
                 "batches": 1, "L_M": l_m, "L_P": l_p, "beta": args.beta, "beta_L_P": args.beta * l_p,
                 "ratio_beta_L_P_to_L_M": args.beta * l_p / l_m if l_m > 0 else None,
                 "warning": beta_warning(l_m, l_p, args.beta), "vgg_weights": str(args.vgg_weights)})
-
-    if stage == 1:
-        step_fn = make_stage1_step(generator, vgg, g_opt, args.beta)
-    elif stage == 2:
-        step_fn = make_stage2_step(generator, disc, d_opt, args.local_size)
-    else:
-        step_fn = make_stage3_step(generator, disc, vgg, g_opt, d_opt, args.alpha, args.beta, args.local_size)
 
     fixed = next(iter(inpainting_batches(source, args.image_size, min(args.batch_size, 4), "glcic", seed,
                                          resize=args.resize, **mask_kw)))
@@ -330,39 +349,17 @@ def main(argv=None):
     print(f"stage {stage}: {steps} steps, batch {args.batch_size}, {args.image_size}x{args.image_size}, "
           f"run {r.dir}")
     loop_kw = {**loop.loop_flags(args), "steps": steps}
-    loop.train_loop(setup.make_step(step_fn, args.xla, strategy), batches, ckpt,
+    loop.train_loop(recipe.step, batches, ckpt,
                     summaries=summaries.Summaries(r.log_dir / f"stage{stage}", r.image_dir / f"stage{stage}"),
                     images_fn=images_fn, **loop_kw)
-    out = r.dir / "export"
-    export.export_model(generator, out / f"stage{stage}.keras")
-    later = [s for s in (2, 3) if s > stage and (out / f"stage{s}.keras").exists()]
+    export.export_model(generator, r.export_path(f"stage{stage}.keras"))
+    later = [s for s in (2, 3) if s > stage and r.export_path(f"stage{s}.keras").exists()]
     if not later:                              # inpainter.keras is the latest stage's network
-        export.export_model(generator, out / "inpainter.keras")
-    print(f"exported the completion network to {out / f'stage{stage}.keras'}"
-          + ("" if later else " and inpainter.keras"))
+        export.export_model(generator, r.export_path(PAPER.export))
+    print(f"exported the completion network to {r.export_path(f'stage{stage}.keras')}"
+          + ("" if later else f" and {PAPER.export}"))
     return 0
 
 
-# ----------------------------------------------------------------------------- cost estimate
-
-VGG_A_MACS_PER_PIXEL = 9 * (3 * 64 + 64 * 64 + (64 * 128 + 128 * 128) / 4 + 128 * 256 / 16)  # up to relu3_1
-
-
-def step_flops(stage, batch_size=96, image_size=128, local_size=64, width=64, fc_units=1024):
-    """Analytic FLOPs (2 per multiply-accumulate) of one training step of `stage`.
-
-    Per example, with M_G, M_D, M_V the forward MACs of G, D and VGG19 up to relu3_1:
-    a trained network costs 3 forward passes (forward, input and weight gradients), a frozen one
-    that passes gradients through 2, a forward-only one 1. VGG runs on prediction (2) and target (1).
-      stage 1: 3 M_G + 3 M_V        stage 2: M_G + 2 * 3 M_D (real and fake)
-      stage 3: 3 M_G + 3 M_V + 3 M_D (real) + 3 M_D (fake: weights and the path to G)
-    """
-    m_g = iizuka.conv_macs(iizuka.completion_network(image_size, width))
-    m_d = iizuka.conv_macs(iizuka.discriminator(image_size, local_size, width, fc_units))
-    m_v = VGG_A_MACS_PER_PIXEL * image_size * image_size
-    per_example = {1: 3 * m_g + 3 * m_v, 2: m_g + 6 * m_d, 3: 3 * m_g + 3 * m_v + 6 * m_d}[stage]
-    return 2 * per_example * batch_size
-
-
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

@@ -1,4 +1,4 @@
-"""Hole masks for inpainting (pure TF, stateless seeds) and the fixed evaluation mask bank.
+"""Hole masks for inpainting (pure TF, stateless seeds); the fixed evaluation bank is data/evalsets.py.
 
 Every generator takes a seed (int tensor of shape [2] for ``tf.random.stateless_*``; a Python int
 or pair is accepted too), Python-int sizes, and returns a float32 mask [H, W, 1] with 1 = hole,
@@ -9,11 +9,7 @@ least one hole pixel and at least one known pixel.
 Kinds (``make_mask``): "center" (papers C, D), "glcic" (paper A), "rectangles" (paper B),
 "brush" (free-form, DeepFill v2), "macroblock" and "burst" (paper D's transmission errors).
 """
-import hashlib
-import json
 import math
-import os
-import re
 
 import numpy as np
 import tensorflow as tf
@@ -323,129 +319,3 @@ def make_mask(kind, seed, height, width, **kw):
               "macroblock": macroblocks, "burst": burst_macroblocks}[kind]
         mask = fn(seed, height, width, **kw)
     return mask, bounding_box(mask)
-
-
-# ----------------------------------------------------------------------------- evaluation bank
-
-def _sha256(masks_u8, boxes):
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(masks_u8, np.uint8).tobytes())
-    h.update(np.ascontiguousarray(boxes, "<i4").tobytes())
-    return h.hexdigest()
-
-
-def _jsonable(value):
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-class MaskBank:
-    """The fixed evaluation masks: every method is scored on the same holes.
-
-    Mask i comes from the stateless seed example_seed(seed, i), so it does not depend on how many masks
-    are drawn.  Saved as lossless single-channel PNGs (0 / 255) plus manifest.json holding kind,
-    options, seed, size, file names, boxes and a sha256 of the masks (uint8, N*H*W) followed by
-    the boxes (int32 little-endian)."""
-
-    MANIFEST = "manifest.json"
-    FORMAT = 2   # 2: glcic local areas centred on the hole (1: a random area, the hole at random inside)
-    _FILE = re.compile(r"^mask_\d{5,}\.png$")
-
-    def __init__(self, masks, boxes, kind, seed, kwargs=None):
-        self.masks = np.asarray(masks, np.float32)
-        self.boxes = np.asarray(boxes, np.int32)
-        self.kind = kind
-        self.seed = [int(s) for s in np.asarray(seed).reshape(-1)]
-        self.kwargs = dict(kwargs or {})
-        self.format = self.FORMAT
-
-    def __len__(self):
-        return len(self.masks)
-
-    @property
-    def height(self):
-        return int(self.masks.shape[1])
-
-    @property
-    def width(self):
-        return int(self.masks.shape[2])
-
-    @classmethod
-    def generate(cls, kind, n, height, width, seed, **kw):
-        """n masks of `kind` at height x width; mask i from the seed derived from (seed, i)."""
-        if int(n) < 1:
-            raise UserError(f"a mask bank needs at least one mask, got n={n}")
-        make_mask(kind, [0, 0], height, width, **kw)          # validate options once, eagerly
-        base = as_seed(seed)
-
-        def one(i):
-            return make_mask(kind, example_seed(base, i), height, width, **kw)
-
-        ds = tf.data.Dataset.range(int(n)).map(one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        masks, boxes = next(iter(ds.batch(int(n))))
-        return cls(masks.numpy(), boxes.numpy(), kind, base.numpy(), _jsonable(kw))
-
-    def save(self, directory):
-        """PNGs first, manifest last (temp file + os.replace): an interrupted save never leaves a
-        manifest that points at missing or different files.  Returns the manifest path."""
-        os.makedirs(directory, exist_ok=True)
-        manifest = os.path.join(directory, self.MANIFEST)
-        if os.path.exists(manifest):
-            os.remove(manifest)                                  # the old bank is invalid from here
-        masks_u8 = np.round(self.masks[..., 0] * 255).astype(np.uint8)
-        names = [f"mask_{i:05d}.png" for i in range(len(self))]
-        for name, m in zip(names, masks_u8):
-            png = tf.io.encode_png(m[..., None]).numpy()
-            tmp = os.path.join(directory, name + ".tmp")
-            with open(tmp, "wb") as f:
-                f.write(png)
-            os.replace(tmp, os.path.join(directory, name))
-        for old in os.listdir(directory):                        # stale masks of a larger old bank
-            if self._FILE.match(old) and old not in set(names):
-                os.remove(os.path.join(directory, old))
-        data = {"format": self.FORMAT, "kind": self.kind, "kwargs": self.kwargs, "seed": self.seed,
-                "height": self.height, "width": self.width, "n": len(self), "files": names,
-                "boxes": self.boxes.tolist(), "hole_fraction": float(self.masks.mean()),
-                "sha256": _sha256(masks_u8, self.boxes)}
-        tmp = manifest + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, manifest)
-        return manifest
-
-    @classmethod
-    def load(cls, directory):
-        """Read a saved bank; raises UserError if the manifest, a file or the checksum is wrong."""
-        manifest = os.path.join(directory, cls.MANIFEST)
-        redo = "regenerate the mask bank"
-        try:
-            with open(manifest) as f:
-                data = json.load(f)
-            files, n, h, w = data["files"], int(data["n"]), int(data["height"]), int(data["width"])
-            boxes = np.asarray(data["boxes"], np.int32).reshape(n, 4)
-            kind, seed, checksum = data["kind"], data["seed"], data["sha256"]
-        except FileNotFoundError:
-            raise UserError(f"no mask bank in {directory}: {manifest} is missing; {redo}") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise UserError(f"mask bank manifest {manifest} is unreadable ({type(e).__name__}: {e}); "
-                            f"{redo}") from None
-        if len(files) != n:
-            raise UserError(f"mask bank manifest {manifest} lists {len(files)} files for n={n}; {redo}")
-        masks = np.empty((n, h, w), np.uint8)
-        for i, name in enumerate(files):
-            path = os.path.join(directory, name)
-            try:
-                m = tf.io.decode_png(tf.io.read_file(path), channels=1).numpy()[..., 0]
-            except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError):
-                raise UserError(f"mask bank file {path} is missing or not a PNG; {redo}") from None
-            if m.shape != (h, w):
-                raise UserError(f"mask bank file {path} is {m.shape[0]}x{m.shape[1]}, manifest says {h}x{w}; {redo}")
-            masks[i] = m
-        if _sha256(masks, boxes) != checksum:
-            raise UserError(f"mask bank in {directory} fails its sha256 check (files changed since saved); {redo}")
-        bank = cls((masks[..., None] / 255.0).astype(np.float32), boxes, kind, seed, data.get("kwargs"))
-        bank.format = int(data.get("format", 1))
-        return bank

@@ -52,3 +52,17 @@ def critic_steps_before(gen_step, n_critic=5, warm=100, warm_steps=25, every=500
     if k > first_multiple:
         warm_count += (k - 1 - first_multiple) // every + 1
     return warm_count * warm + (k - warm_count) * n_critic
+
+
+def flavour_of(config):
+    """"wgan" | "gp" | "bce" from a run's settings (argparse args or a config.json dict)."""
+    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+    if get("loss") == "bce":
+        return "bce"
+    return "gp" if get("gp") else "wgan"
+
+
+def sample_z(seed, batch_size, z_dim):
+    """z ~ U(-1, 1)^z_dim (Yeh; bamos/dcgan-completion.tensorflow), stateless from `seed` [2]."""
+    import tensorflow as tf
+    return tf.random.stateless_uniform([batch_size, z_dim], seed, -1.0, 1.0)

@@ -76,19 +76,25 @@ def _trackables(objects):
     return tracked
 
 
+def step_counter():
+    """A new step counter (tf.Variable int64, 0): completed train steps, saved as "step"."""
+    return tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
+                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
 class Checkpointer:
     """Save and resume a run. `objects`: name=model | variable | (optimizer, models_or_variables).
 
     Create it inside `strategy.scope()` when using a distribution strategy.
-    `step` (tf.Variable int64) counts completed train steps; the loop advances it.
+    `step` (tf.Variable int64) counts completed train steps; the loop advances it. `counter`: the
+    step_counter() a recipe's train step already reads (training/recipe.py), else a new one.
     """
 
-    def __init__(self, directory, keep=3, **objects):
+    def __init__(self, directory, keep=3, counter=None, **objects):
         if "step" in objects:
             raise ValueError("'step' is reserved for the step counter")
         self.directory = Path(directory)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
-                                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.step = step_counter() if counter is None else counter
         self.objects = _trackables(objects)
         self.checkpoint = tf.train.Checkpoint(step=self.step, **self.objects)
         self.keep = keep

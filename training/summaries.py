@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from imagefiles import write_png
 from training import cluster
 
 
@@ -55,14 +56,6 @@ def image_grid(rows, max_examples=4, pad=2):
             dy, dx = (cell_h - h) // 2, (cell_w - w) // 2
             grid[top + dy:top + dy + h, left + dx:left + dx + w] = image
     return grid
-
-
-def write_png(path, image):
-    """Write a uint8 [H, W, 3] image as PNG (creating the folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tf.io.write_file(str(path), tf.io.encode_png(np.asarray(image, np.uint8)))
-    return path
 
 
 def _metadata(plugin, data_class):

@@ -3,31 +3,29 @@
 An Inpainter has `name`, `image_size` (int, square) and `predict(images [B,S,S,3] in [-1, 1],
 masks [B,S,S,1] with 1 = hole) -> [B,S,S,3]` in [-1, 1], the full prediction BEFORE compositing.
 Papers A, B and D export a feed-forward keras.Model with inputs [image, mask] to
-<run_dir>/export/inpainter.keras; paper C completes by latent search
-(train_wgan_completion.latent_inpainter).
+<run_dir>/export/inpainter.keras (papers.py names the file); paper C, which exports nothing,
+completes by latent search in its trained prior (inpainters/latent.py).
 """
 import importlib
-import json
-import pkgutil
 from pathlib import Path
 
 import numpy as np
 
+import papers
+import rundir
 from errors import UserError
 
 _IMPORT_ERRORS = {}
 
 
 def import_model_modules():
-    """Import every module in models/ so their registered custom layers are known to Keras.
-    A module that fails to import is remembered (and named if a load then fails), not fatal."""
-    import models
-    for info in pkgutil.iter_modules(models.__path__):
-        name = f"models.{info.name}"
+    """Import every paper's model module (papers.py) so their registered custom layers are known to
+    Keras. A module that fails to import is remembered (and named if a load then fails), not fatal."""
+    for paper in papers.PAPERS.values():
         try:
-            importlib.import_module(name)
+            importlib.import_module(paper.model_module)
         except Exception as e:  # another paper's file may be broken; a model that needs it will say so
-            _IMPORT_ERRORS[name] = f"{type(e).__name__}: {e}"
+            _IMPORT_ERRORS[paper.model_module] = f"{type(e).__name__}: {e}"
 
 
 class Inpainter:
@@ -55,22 +53,18 @@ def load_inpainter(path):
     """A .keras file, or a run directory (its config.json names the paper) -> an Inpainter."""
     path = Path(path)
     if path.is_dir():
-        config_path = path / "config.json"
-        paper = None
-        if config_path.is_file():
-            try:
-                paper = json.loads(config_path.read_text()).get("paper")
-            except (OSError, ValueError):
-                raise UserError(f"cannot read {config_path}; pass the exported .keras file instead") from None
-        if paper == "C":
-            try:
-                import train_wgan_completion
-            except ImportError as e:
-                raise UserError(f"{path} is a paper C run but train_wgan_completion cannot be imported ({e})") from None
-            return train_wgan_completion.latent_inpainter(str(path))
-        exported = path / "export" / "inpainter.keras"
+        try:
+            config = rundir.read_config(path) or {}
+        except UserError as e:
+            raise UserError(f"{e}; or pass the exported .keras file instead") from None
+        paper = papers.PAPERS.get(config.get("paper"))
+        if paper is not None and not paper.export:     # paper C: latent search in the trained prior
+            from inpainters.latent import latent_inpainter
+            return latent_inpainter(str(path))
+        file = papers.INPAINTER
+        exported = rundir.export_path(path, file)
         if not exported.is_file():
-            raise UserError(f"{path} has no export/inpainter.keras; finish a training stage in that run "
+            raise UserError(f"{path} has no {rundir.EXPORT}/{file}; finish a training stage in that run "
                             f"directory first, or pass a .keras file")
         path = exported
     elif not path.exists():

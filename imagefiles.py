@@ -1,0 +1,67 @@
+"""Image files: read any user image as RGB uint8, write PNG (or the format of the extension).
+
+Every command line tool, evaluate.py, the fixed evaluation sets and the training summaries read
+and write images here, so an unreadable or unwritable file always ends in the same one-line
+UserError, and a PNG is always encoded the same way.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from errors import UserError
+
+FORMATS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def read_image(path, what="image"):
+    """uint8 RGB [H, W, 3] from a JPEG/PNG/BMP/WebP/GIF file (grey copied to 3 channels, alpha
+    dropped, 16 bits reduced to 8); a missing or undecodable file -> UserError naming `what`."""
+    import tensorflow as tf
+
+    from data.sources import decode_image
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no {what} at {path}: the file does not exist")
+    try:
+        return decode_image(tf.constant(path.read_bytes())).numpy()
+    except (tf.errors.OpError, ValueError):
+        raise UserError(f"cannot read {what} {path}: not a JPEG/PNG/BMP/WebP/GIF image") from None
+
+
+def _encode(image, ext):
+    """uint8 [H, W, 3] RGB or [H, W(, 1)] grey -> the bytes of a file of that extension."""
+    image = np.asarray(image, np.uint8)
+    if ext == ".png":                       # TensorFlow's encoder: the bytes every PNG here has had
+        import tensorflow as tf
+        return tf.io.encode_png(image if image.ndim == 3 else image[..., None]).numpy()
+    import cv2
+    bgr = image[..., ::-1] if image.ndim == 3 and image.shape[-1] == 3 else image
+    ok, data = cv2.imencode(ext, np.ascontiguousarray(bgr))
+    if not ok:
+        raise OSError("encoding failed")
+    return data.tobytes()
+
+
+def write_image(path, image):
+    """uint8 image -> file, in the format of its extension (.png lossless, .jpg, .bmp, .webp, .tif);
+    creates the folder; returns the path. An unknown extension or an unwritable path -> UserError."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in FORMATS:
+        raise UserError(f"unknown image format {path.suffix!r} for {path}: use .png, .jpg, .bmp, .webp or .tif")
+    try:
+        data = _encode(image, ext)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise UserError(f"cannot write {path} ({e.strerror or e}); choose another path") from None
+    return path
+
+
+def write_png(path, image):
+    """uint8 [H, W, 3] (or grey [H, W, 1]) -> a PNG file at `path` (the folder is created)."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise UserError(f"{path} must end in .png")
+    return write_image(path, image)

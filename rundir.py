@@ -1,0 +1,74 @@
+"""The layout of a run directory, in one place: what training writes and what inference reads.
+
+    <run>/config.json            the resolved configuration, written once (training/run.py)
+    <run>/ckpt/                  checkpoints (paper A: ckpt/stage<N>/, one folder per stage)
+    <run>/logs/                  TensorBoard event files
+    <run>/images/                PNG image grids
+    <run>/export/<file>.keras    the exported networks (papers.py names each paper's file)
+
+Free of TensorFlow, so that the command line tools read a run without loading the training code.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from errors import UserError
+
+CONFIG_NAME = "config.json"
+CKPT, LOGS, IMAGES, EXPORT = "ckpt", "logs", "images", "export"
+
+
+def config_path(run_dir):
+    return Path(run_dir) / CONFIG_NAME
+
+
+def ckpt_dir(run_dir):
+    return Path(run_dir) / CKPT
+
+
+def log_dir(run_dir):
+    return Path(run_dir) / LOGS
+
+
+def image_dir(run_dir):
+    return Path(run_dir) / IMAGES
+
+
+def export_path(run_dir, file):
+    """<run_dir>/export/<file>, e.g. export_path(run, "inpainter.keras")."""
+    return Path(run_dir) / EXPORT / file
+
+
+def has_checkpoints(run_dir):
+    """True once anything was saved under run_dir/ckpt (any stage, any layout)."""
+    ckpt = ckpt_dir(run_dir)
+    return ckpt.is_dir() and any(p.is_file() for p in ckpt.rglob("*"))
+
+
+def read_config(run_dir):
+    """The run's config.json as a dict, None when there is none; unreadable -> UserError."""
+    path = config_path(run_dir)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read {path} ({e}); fix or delete it, or use another run directory") from None
+
+
+def write_json_atomic(path, data):
+    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -11,7 +11,6 @@ known pixel of the output is the input's own, and the hole is Poisson-blended in
 """
 import argparse
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # a user-facing tool: no TensorFlow info lines
 

@@ -15,18 +15,22 @@ comes first (see `band_update`); the log says which. Exported model: <run_dir>/e
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+import papers
+import rundir
 from data.masks import glcic_kw, make_mask
 from data.pipeline import inpainting_batches
 from data.sources import open_source
-from errors import UserError
+from errors import UserError, cli
 from losses.adversarial import bce_d_loss, bce_g_loss
 from models import context_encoder as ce
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
+from training.recipe import Recipe
+
+PAPER = papers.PAPERS["D"]
 
 PAPER_DATASET = "datasets/openimages_100k"   # where the README's fetch recipe puts the photos
 MASKS = ("center", "macroblock", "burst", "glcic")
@@ -152,7 +156,29 @@ def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEI
     return step
 
 
-# ----------------------------------------------------------------------------- the script
+# ----------------------------------------------------------------------------- the recipe and the script
+
+def build(config, strategy):
+    """Paper D's recipe for `config` (the parsed flags): encoder, decoder (the centre region, or the
+    full frame for --mask macroblock / burst), the region discriminator unless --rec-only, their
+    Adams and the train step. Call inside strategy.scope()."""
+    full = config.mask != "center"
+    size = config.image_size
+    out = size if full else size // 2
+    enc = ce.encoder(size, config.width, config.bottleneck)
+    dec = ce.decoder(out, config.width, config.bottleneck)
+    models, optimizers = dict(encoder=enc, decoder=dec), {}
+    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1))
+    optimizers.update(g_opt=(g_opt, [enc, dec]))
+    disc = d_opt = None
+    if not config.rec_only:
+        disc = ce.region_discriminator(out, config.width)
+        d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1))
+        models.update(discriminator=disc)
+        optimizers.update(d_opt=(d_opt, disc))
+    step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
+    return Recipe(models, optimizers, step=step, counter=checkpoint.step_counter())
+
 
 def build_parser():
     parser = flags.common_parser(__doc__, dataset=PAPER_DATASET, steps=100_000, batch_size=50,
@@ -220,30 +246,23 @@ def main(argv=None):
                         f"< 1, got {args.band_every}, {args.band} and {args.band_smoothing}")
     _mask_kw(args)
     setup.early_strategy(args)                    # --strategy multiworker: before _source's TF ops
-    fresh = not (Path(args.run_dir) / run.CONFIG_NAME).exists()
+    fresh = not rundir.config_path(args.run_dir).exists()
     source = _source(args) if fresh else None     # a bad --dataset must not leave a config.json behind
     r = run.open_run(args, runtime_keys=RUNTIME)  # (a rerun may adopt the saved settings first)
     strategy = setup.configure(args)              # before any TF op (an adopted multiworker needs it)
     source = source or _source(args)
     full = args.mask != "center"
     size = args.image_size
-    out = size if full else size // 2
     mask_kw = _mask_kw(args)
     make_mask(args.mask, [0, 0], size, size, **mask_kw)            # bad mask options fail here, once
 
     with strategy.scope():
-        enc = ce.encoder(size, args.width, args.bottleneck)
-        dec = ce.decoder(out, args.width, args.bottleneck)
-        disc = None if args.rec_only else ce.region_discriminator(out, args.width)
-        g_opt = setup.wrap_optimizer(keras.optimizers.Adam(args.lr, beta_1=args.beta1))
-        d_opt = None if disc is None else setup.wrap_optimizer(keras.optimizers.Adam(args.lr, beta_1=args.beta1))
+        recipe = build(args, strategy)
         stopper = BandStopper(args.band, args.band_smoothing, args.band_every, args.band_patience)
-        objects = dict(encoder=enc, decoder=dec, g_opt=(g_opt, [enc, dec]), band_ema=stopper.ema,
-                       band_streak=stopper.streak, band_settled_at=stopper.settled_at)
-        if disc is not None:
-            objects.update(discriminator=disc, d_opt=(d_opt, disc))
-        ckpt = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, **objects)
+        ckpt = recipe.checkpointer(r.ckpt_dir, keep=args.keep, band_ema=stopper.ema, band_streak=stopper.streak,
+                                   band_settled_at=stopper.settled_at)
     ckpt.restore()
+    enc, dec = recipe.models["encoder"], recipe.models["decoder"]
 
     def batches(start):
         ds = inpainting_batches(source, size, args.batch_size, args.mask, args.seed, start_step=start, **mask_kw)
@@ -259,7 +278,7 @@ def main(argv=None):
             fixed["image"], pred)
         return {"input": x_in, "output": result, "target": fixed["image"]}
 
-    step_fn = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), args.xla, strategy)
+    step_fn = recipe.step
     settled = stopper.state.settled_at
     if settled and args.band_patience <= 0:          # the user asked to train on past the band
         stopper.settled_at.assign(0)
@@ -281,10 +300,10 @@ def main(argv=None):
             print(f"stopped: loss settled in {band_text} at step {state.settled_at}{ema}")
         else:
             print(f"stopped: reached --steps {int(ckpt.step.numpy())}{ema}")
-    path = export.export_model(ce.inpainter(enc, dec, size, full_image=full), Path(r.dir) / "export" / "inpainter.keras")
+    path = export.export_model(ce.inpainter(enc, dec, size, full_image=full), r.export_path(PAPER.export))
     print(f"exported {path}")
     return 0
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

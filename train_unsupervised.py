@@ -18,14 +18,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import papers
 from data.masks import make_mask
 from data.pipeline import inpainting_batches
 from data.sources import FileSource, open_source
-from errors import UserError
+from errors import UserError, cli
 from losses.adversarial import bce_d_loss, bce_g_loss
 from models import unsupervised
 from training import checkpoint, distribute, flags, loop, run, setup, summaries
 from training.export import export_model
+from training.recipe import Recipe
+
+PAPER = papers.PAPERS["B"]
 
 MASKS = ("mixed", "rectangles", "center")
 _MIX_STREAM = 0xB0B
@@ -151,7 +155,19 @@ def make_train_step(G, D, g_opt, d_opt):
     return train_step
 
 
-# ----------------------------------------------------------------------------- main
+# ----------------------------------------------------------------------------- the recipe and main
+
+def build(config, strategy):
+    """Paper B's recipe for `config` (the parsed flags): the inpainting generator, the DCGAN
+    discriminator, an Adam for each and the train step. Call inside strategy.scope()."""
+    G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim)
+    D = unsupervised.discriminator(config.image_size, config.width)
+    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
+    d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
+    step = setup.make_step(make_train_step(G, D, g_opt, d_opt), config.xla, strategy)
+    return Recipe(models=dict(generator=G, discriminator=D), optimizers=dict(g_opt=(g_opt, G), d_opt=(d_opt, D)),
+                  step=step, counter=checkpoint.step_counter())
+
 
 def build_parser():
     parser = flags.common_parser(__doc__, dataset="cifar10", steps=10_000, batch_size=64, image_size=64,
@@ -181,13 +197,10 @@ def main(argv=None):
     print("paper B: the train step sees only {damaged (holes zeroed), mask} of x_m and {real} of x_r; "
           "the clean pixels of damaged images are dropped in the input pipeline and never reach a loss")
     with strategy.scope():
-        G = unsupervised.inpainting_generator(args.image_size, args.width, args.code_dim)
-        D = unsupervised.discriminator(args.image_size, args.width)
-        g_opt = setup.wrap_optimizer(keras.optimizers.Adam(args.lr, beta_1=args.beta1, beta_2=args.beta2))
-        d_opt = setup.wrap_optimizer(keras.optimizers.Adam(args.lr, beta_1=args.beta1, beta_2=args.beta2))
-        ckpt = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, generator=G, discriminator=D,
-                                       g_opt=(g_opt, G), d_opt=(d_opt, D))
+        recipe = build(args, strategy)
+        ckpt = recipe.checkpointer(r.ckpt_dir, keep=args.keep)
     ckpt.restore()
+    G = recipe.models["generator"]
 
     def batches(start):
         ds = training_batches(damaged_src, real_src, args.image_size, args.batch_size, args.seed, args.mask, start)
@@ -203,13 +216,12 @@ def main(argv=None):
         out = composite(G([damaged, shown["mask"]], training=False), damaged, shown["mask"])
         return {"input": damaged + shown["mask"], "completed": out, "ground_truth": shown["image"]}
 
-    step = setup.make_step(make_train_step(G, D, g_opt, d_opt), args.xla, strategy)
-    loop.train_loop(step, batches, ckpt, summaries=summaries.Summaries(r.log_dir, r.image_dir),
+    loop.train_loop(recipe.step, batches, ckpt, summaries=summaries.Summaries(r.log_dir, r.image_dir),
                     images_fn=images_fn, **loop.loop_flags(args))
-    path = export_model(G, r.dir / "export" / "inpainter.keras")
+    path = export_model(G, r.export_path(PAPER.export))
     print(f"exported {path}")
     return 0
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

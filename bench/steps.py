@@ -1,7 +1,8 @@
-"""Each paper's REAL train step (the make_*_step of its train script) with synthetic batches.
+"""Each paper's REAL recipe (the build(config, strategy) of its train script) with synthetic batches.
 
 `build(paper, size="tiny"|"small"|"paper", mode="off"|"float16"|"bfloat16", xla=False, strategy=None)`
-sets the seed and the dtype policy, builds the models and optimizers of that paper at that size,
+sets the seed and the dtype policy, calls the train script's own build on its default flags with
+the widths and sizes of SIZES (so the models, optimizers and step are exactly those that train),
 and returns a `Built`: the compiled step, a function that makes batch number i (deterministic,
 synthetic, [-1, 1] images with rectangular holes / blur pairs), the global batch size and the
 image side. Used by tests/test_precision.py, tests/test_mirrored.py and bench/throughput.py, so
@@ -10,16 +11,18 @@ all three exercise the shipped steps, not copies.
 Paper C's step pulls its real batches from an iterator (n_critic of them per call); `Built.call`
 hides that difference: call(i) runs step number i on batch(es) made for it.
 """
+import importlib
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+import papers
 from training import distribute, setup
 from training.checkpoint import build_optimizer
 
-PAPERS = ("A", "B", "C", "D", "E")
+PAPERS = papers.LETTERS
 NAMES = {"A": "iizuka (stage 3)", "B": "unsupervised", "C": "wgan-gp", "D": "context encoder",
          "E": "deblur (nonbn_res_l)"}
 
@@ -131,7 +134,7 @@ def build(paper, size="tiny", mode="off", xla=False, strategy=None, seed=0, vgg_
         cfg["batch"] = int(batch)
     s, bsz = cfg["image"], cfg["batch"]
     with strategy.scope():
-        built = {"A": _paper_a, "B": _paper_b, "C": _paper_c, "D": _paper_d, "E": _paper_e}[paper](
+        built = _BUILDERS[paper](
             cfg, s, bsz, xla, strategy, seed, vgg_weights)
         for opt, models in built.optimizers:          # as the Checkpointer does before a restore
             build_optimizer(opt, [v for m in models for v in m.trainable_variables])
@@ -140,17 +143,31 @@ def build(paper, size="tiny", mode="off", xla=False, strategy=None, seed=0, vgg_
     return built
 
 
+def _recipe(paper, strategy, xla, seed, vgg_weights, values, **build_kw):
+    """(train module, Recipe): the paper's own build(config, strategy) on its train script's
+    defaults (its parser with no flags) with `values` set, as the script's main builds it."""
+    module = importlib.import_module(papers.PAPERS[paper].train_module)
+    config = module.build_parser().parse_args([])
+    for key, value in dict(values, xla=xla, seed=seed, vgg_weights=vgg_weights).items():
+        if not hasattr(config, key):
+            raise AttributeError(f"{module.__name__} has no flag {key!r}")
+        setattr(config, key, value)
+    return module, module.build(config, strategy, **build_kw)
+
+
+def _built(paper, recipe, batch, bsz, s, models, infer, strategy):
+    optimizers = [(opt, trained if isinstance(trained, list) else [trained])
+                  for opt, trained in recipe.optimizers.values()]
+    return Built(paper, recipe.step, _dist(strategy, batch), bsz, s, models, infer, optimizers=optimizers)
+
+
 def _paper_a(cfg, s, bsz, xla, strategy, seed, vgg_weights):
-    import train_iizuka as A
     from losses import perceptual
-    from models import iizuka
-    G = iizuka.completion_network(s, cfg["width"])
-    D = iizuka.discriminator(s, cfg["local"], cfg["width"], cfg["fc"])
-    vgg = (tiny_vgg(perceptual.A_LAYERS) if cfg.get("tiny_vgg")
-           else perceptual.vgg19_features(perceptual.A_LAYERS, weights=vgg_weights))
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(1.0))
-    d_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(1.0))
-    step = A.make_stage3_step(G, D, vgg, g_opt, d_opt, A.ALPHA, A.BETA, cfg["local"])
+    vgg = tiny_vgg(perceptual.A_LAYERS) if cfg.get("tiny_vgg") else None
+    _, recipe = _recipe("A", strategy, xla, seed, vgg_weights, dict(
+        stage=3, image_size=s, batch_size=bsz, width=cfg["width"], local_size=cfg["local"], fc_units=cfg["fc"]),
+        vgg=vgg)
+    G, D = recipe.models["generator"], recipe.models["discriminator"]
 
     def batch(i):
         mask, boxes = _holes(i, bsz, s, cfg["local"] // 2)
@@ -159,38 +176,26 @@ def _paper_a(cfg, s, bsz, xla, strategy, seed, vgg_weights):
         return dict(image=_images(i, bsz, s), mask=mask, box=tf.constant(boxes))
 
     infer = lambda img: G([img, batch(0)["mask"][:img.shape[0]]], training=False)
-    return Built("A", setup.make_step(step, xla, strategy), _dist(strategy, batch), bsz, s,
-                 dict(G=G, D=D), infer, optimizers=[(g_opt, [G]), (d_opt, [D])])
+    return _built("A", recipe, batch, bsz, s, dict(G=G, D=D), infer, strategy)
 
 
 def _paper_b(cfg, s, bsz, xla, strategy, seed, vgg_weights):
-    import train_unsupervised as B
-    from models import unsupervised
-    G = unsupervised.inpainting_generator(s, cfg["width"], 100)
-    D = unsupervised.discriminator(s, cfg["width"])
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(2e-4, beta_1=0.5))
-    d_opt = setup.wrap_optimizer(keras.optimizers.Adam(2e-4, beta_1=0.5))
-    step = B.make_train_step(G, D, g_opt, d_opt)
+    B, recipe = _recipe("B", strategy, xla, seed, vgg_weights, dict(image_size=s, batch_size=bsz, width=cfg["width"]))
+    G, D = recipe.models["generator"], recipe.models["discriminator"]
 
     def batch(i):
         mask, _ = _holes(i, bsz, s, s // 2)
         return dict(damaged=B.damaged_view(_images(i, bsz, s), mask), mask=mask, real=_images(i, bsz, s, seed=7))
 
     infer = lambda img: G([img, batch(0)["mask"][:img.shape[0]]], training=False)
-    return Built("B", setup.make_step(step, xla, strategy), _dist(strategy, batch), bsz, s,
-                 dict(G=G, D=D), infer, optimizers=[(g_opt, [G]), (d_opt, [D])])
+    return _built("B", recipe, batch, bsz, s, dict(G=G, D=D), infer, strategy)
 
 
 def _paper_c(cfg, s, bsz, xla, strategy, seed, vgg_weights):
-    import train_wgan_completion as C
     from models import wgan
-    G = wgan.generator(cfg["z"], s, cfg["width"])
-    D = wgan.critic("gp", s, cfg["width"])
-    g_opt, d_opt = C.make_optimizers("gp")
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-    schedule = dict(n_critic=N_CRITIC, warm=N_CRITIC, warm_steps=0, every=1)
-    step = C.make_train_step(G, D, g_opt, d_opt, step_var, "gp", schedule, bsz, cfg["z"], seed, xla=xla,
-                             strategy=strategy)
+    _, recipe = _recipe("C", strategy, xla, seed, vgg_weights, dict(
+        gp=True, n_critic=N_CRITIC, image_size=s, batch_size=bsz, width=cfg["width"], z_dim=cfg["z"]))
+    G, D = recipe.models["generator"], recipe.models["discriminator"]
 
     def batch(i):   # the n_critic real batches step i reads, as one dataset of [B,S,S,3] batches
         flat = tf.concat([_images(i * N_CRITIC + k, bsz, s) for k in range(N_CRITIC)], 0)
@@ -198,46 +203,36 @@ def _paper_c(cfg, s, bsz, xla, strategy, seed, vgg_weights):
 
     def call(i, ds=None):
         ds = distribute.distribute_dataset(strategy, batch(i) if ds is None else ds)
-        out = step(iter(ds))
-        step_var.assign_add(1)
+        out = recipe.step(iter(ds))
+        recipe.counter.assign_add(1)
         return out
 
-    infer = lambda img: G(C.sample_z(tf.constant([0, 1], tf.int64), img.shape[0], cfg["z"]), training=False)
-    built = Built("C", step, batch, bsz, s, dict(G=G, D=D), infer, optimizers=[(g_opt, [G]), (d_opt, [D])])
-    built.call = call
+    infer = lambda img: G(wgan.sample_z(tf.constant([0, 1], tf.int64), img.shape[0], cfg["z"]), training=False)
+    built = _built("C", recipe, batch, bsz, s, dict(G=G, D=D), infer, None)
+    built.batch, built.call = batch, call         # batches are datasets, split by distribute_dataset
     return built
 
 
 def _paper_d(cfg, s, bsz, xla, strategy, seed, vgg_weights):
-    import train_context_encoder as D_
     from models import context_encoder as ce
-    enc = ce.encoder(s, cfg["width"], cfg["bottleneck"])
-    dec = ce.decoder(s // 2, cfg["width"], cfg["bottleneck"])
-    disc = ce.region_discriminator(s // 2, cfg["width"])
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(1e-3, beta_1=0.5))
-    d_opt = setup.wrap_optimizer(keras.optimizers.Adam(1e-3, beta_1=0.5))
-    step = D_.make_train_step(enc, dec, disc, g_opt, d_opt, full_image=False)
+    _, recipe = _recipe("D", strategy, xla, seed, vgg_weights, dict(
+        image_size=s, batch_size=bsz, width=cfg["width"], bottleneck=cfg["bottleneck"]))
+    enc, dec = recipe.models["encoder"], recipe.models["decoder"]
 
     def batch(i):
         img = _images(i, bsz, s)
         return dict(image=img, mask=ce.center_mask_like(img))
 
     infer = lambda img: dec(enc(ce.fill_holes(img, ce.center_mask_like(img)), training=False), training=False)
-    return Built("D", setup.make_step(step, xla, strategy), _dist(strategy, batch), bsz, s,
-                 dict(enc=enc, dec=dec, D=disc), infer, optimizers=[(g_opt, [enc, dec]), (d_opt, [disc])])
+    return _built("D", recipe, batch, bsz, s, dict(enc=enc, dec=dec, D=recipe.models["discriminator"]), infer,
+                  strategy)
 
 
 def _paper_e(cfg, s, bsz, xla, strategy, seed, vgg_weights):
-    import train_deblur as E
-    from losses import perceptual
-    from models import deblur
-    variant = cfg["variant"]
-    G = deblur.generator(variant, filters=cfg["filters"], blocks=cfg["blocks"])
-    Dn = deblur.discriminator(s, filters=cfg["d_filters"], dense=cfg["d_dense"])
-    vgg = perceptual.vgg19_features(E.VGG_LAYERS, weights=vgg_weights) if variant == "nonbn_res_l" else None
-    g_opt, d_opt, schedule = E.make_optimizers()
-    schedule.bind(tf.Variable(0, dtype=tf.int64, trainable=False))
-    step = E.make_train_step(G, Dn, g_opt, d_opt, vgg, trace_once=strategy.num_replicas_in_sync == 1)
+    E, recipe = _recipe("E", strategy, xla, seed, vgg_weights, dict(
+        variant=cfg["variant"], image_size=s, batch_size=bsz, filters=cfg["filters"], blocks=cfg["blocks"],
+        d_filters=cfg["d_filters"], d_dense=cfg["d_dense"]))
+    G = recipe.models["generator"]
     k = E.D_UPDATES + 1
 
     def batch(i):
@@ -246,8 +241,10 @@ def _paper_e(cfg, s, bsz, xla, strategy, seed, vgg_weights):
         return dict(blurred=blurred, sharp=sharp)
 
     infer = lambda img: G(img, training=False)
-    return Built("E", setup.make_step(step, xla, strategy), _dist(strategy, batch), bsz, s,
-                 dict(G=G, D=Dn), infer, optimizers=[(g_opt, [G]), (d_opt, [Dn])])
+    return _built("E", recipe, batch, bsz, s, dict(G=G, D=recipe.models["discriminator"]), infer, strategy)
+
+
+_BUILDERS = {"A": _paper_a, "B": _paper_b, "C": _paper_c, "D": _paper_d, "E": _paper_e}
 
 
 def run_losses(built, steps):

@@ -20,9 +20,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from training import run
+import papers
+import rundir
+from errors import cli
 
-VARIANTS = ("stacked", "res_bn", "nonbn_res", "nonbn_res_l")
+VARIANTS = papers.PAPERS["E"].variants
 
 # [choice] the demo's budget: small sizes and widths, steps per model; --quick shrinks the steps.
 FULL = dict(a_size=64, a_steps=(120, 20, 60), b_steps=200, c_steps=200, d_steps=200, e_steps=60,
@@ -44,23 +46,25 @@ def plan(runs, budget, vgg, variants):
     a = base + ["--image-size", str(s), "--local-size", str(s // 2), "--hole-min", str(s * 24 // 128),
                 "--hole-max", str(s * 48 // 128), "--width", "8" if s >= 64 else "4", "--batch-size", "4",
                 "--run-dir", str(runs / "a")]
-    items = [(f"paper A stage {k}", runs / "a", [f"export/stage{k}.keras"], "train_iizuka",
+    train = {letter: p.train_module for letter, p in papers.PAPERS.items()}
+    export = {letter: f"{rundir.EXPORT}/{p.export}" for letter, p in papers.PAPERS.items()}
+    items = [(f"paper A stage {k}", runs / "a", [f"{rundir.EXPORT}/stage{k}.keras"], train["A"],
               a + ["--stage", str(k), "--steps", str(budget["a_steps"][k - 1])]) for k in (1, 2, 3)]
     wide = ["--image-size", "32", "--width", "16"]
     items += [
-        ("paper B (unsupervised)", runs / "b", ["export/inpainter.keras"], "train_unsupervised",
+        ("paper B (unsupervised)", runs / "b", [export["B"]], train["B"],
          base + wide + ["--steps", str(budget["b_steps"]), "--run-dir", str(runs / "b")]),
-        ("paper C (DCGAN prior)", runs / "c", ["config.json", "ckpt"], "train_wgan_completion",
+        ("paper C (DCGAN prior)", runs / "c", [rundir.CONFIG_NAME, rundir.CKPT], train["C"],
          ["train", "--loss", "bce"] + base + wide + ["--steps", str(budget["c_steps"]), "--run-dir", str(runs / "c")]),
-        ("paper D (l_rec + l_adv)", runs / "d", ["export/inpainter.keras"], "train_context_encoder",
+        ("paper D (l_rec + l_adv)", runs / "d", [export["D"]], train["D"],
          base + ["--width", "8", "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d")]),
-        ("paper D (l_rec)", runs / "d_rec", ["export/inpainter.keras"], "train_context_encoder",
+        ("paper D (l_rec)", runs / "d_rec", [export["D"]], train["D"],
          base + ["--width", "8", "--rec-only", "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d_rec")]),
         ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", ["export/inpainter.keras"],
          "train_context_encoder", base + ["--width", "8", "--mask", "glcic", "--image-size", str(s),
                                           "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d_glcic")]),
     ]
-    items += [(f"paper E ({v})", runs / f"e_{v}", ["export/generator.keras"], "train_deblur",
+    items += [(f"paper E ({v})", runs / f"e_{v}", [export["E"]], train["E"],
                base + ["--variant", v, "--steps", str(budget["e_steps"]), "--run-dir", str(runs / f"e_{v}")])
               for v in variants]
     return items
@@ -137,7 +141,7 @@ def main(argv=None):
                f"({os.cpu_count()} CPU cores visible). Picture grids (rows: input / each method / ground truth): "
                + ", ".join(f"[{g}]({g})" for g in grids) + "\n\n" + "\n\n".join(texts))
     (out / "README.md").write_text(summary)
-    run.write_json_atomic(out / "summary.json", {"note": note, "wall_s": round(total, 1),
+    rundir.write_json_atomic(out / "summary.json", {"note": note, "wall_s": round(total, 1),
                                                  "train_s": round(trained_s, 1), "train_times_s": train_times,
                                                  "quick": a.quick, "tables": results, "grids": grids})
     print(summary)
@@ -146,4 +150,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)

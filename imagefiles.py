@@ -18,7 +18,7 @@ def read_image(path, what="image"):
     dropped, 16 bits reduced to 8); a missing or undecodable file -> UserError naming `what`."""
     import tensorflow as tf
 
-    from data.sources import decode_image
+    from data.imagesource import decode_image
 
     path = Path(path)
     if not path.is_file():

@@ -204,7 +204,7 @@ def load_or_compute_mean(run_dir, source, args, log=print):
     log(f"computing the per-channel mean of the training images ({args.mean_images or 'all'}) ...")
     mean, count = compute_mean(source, args.image_size, args.resize, args.mean_images)
     if setup.is_chief():                  # --strategy multiworker: every worker computes, the chief writes
-        run.write_json_atomic(path, {"mean": mean, "images": count, "range": "[-1, 1]", "resize": args.resize,
+        rundir.write_json_atomic(path, {"mean": mean, "images": count, "range": "[-1, 1]", "resize": args.resize,
                                      "image_size": args.image_size, "dataset": str(args.dataset)})
     log(f"training-set mean {[round(v, 4) for v in mean]} over {count} images -> {path}")
     return mean

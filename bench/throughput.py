@@ -312,5 +312,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from training import run
-    run.cli(main)
+    from errors import cli
+    cli(main)

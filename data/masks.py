@@ -140,14 +140,6 @@ def glcic_kw(size):
     return dict(local=size // 2, hole_min=max(1, size * 24 // 128), hole_max=max(1, size * 48 // 128))
 
 
-def glcic_hole(seed, size=128, local=64, hole_min=24, hole_max=48):
-    """Paper A's hole: a rectangle with sides uniform in [hole_min, hole_max] placed uniformly in the
-    image, and the local area of side `local` centred on it (clamped to the image). Returns (mask, box);
-    box = (top, left, height, width) int32 of the local area, which the local discriminator sees."""
-    size = _check_size(size, size)[0]
-    return _glcic(seed, size, size, int(local), int(hole_min), int(hole_max))
-
-
 def random_rectangles(seed, height, width, count=(1, 4), min_side=None, max_side=None, margin=None):
     """Union of `count` (int or inclusive range) axis-aligned rectangles with sides uniform in
     [min_side, max_side], kept `margin` pixels off the border (so the mask is never all-hole).

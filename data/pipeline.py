@@ -9,7 +9,6 @@ position is the example number, so a skipped unreadable file does not shift late
 """
 import inspect
 
-import numpy as np
 import tensorflow as tf
 
 from data import degrade
@@ -124,46 +123,6 @@ def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuff
     ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     ds = ds.map(degrade_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
     return ds.prefetch(AUTOTUNE)
-
-
-def _bank_arrays(mask_bank):
-    if hasattr(mask_bank, "masks") and hasattr(mask_bank, "boxes"):
-        return mask_bank.masks, mask_bank.boxes
-    masks, boxes = mask_bank
-    return masks, boxes
-
-
-def eval_inpainting_examples(source, image_size, mask_bank, resize="crop"):
-    """Evaluation pairs in source order: (image uint8 [S,S,3], mask float32 [S,S,1], box int32 [4]).
-
-    Image number i (its position in the source) gets bank mask i, so every method is scored on
-    the same holes; there are min(len(source), len(bank)) examples. The image stays uint8: the
-    metrics and Poisson blending work on uint8, ``to_float`` gives the network input exactly.
-    mask_bank: a data.masks.MaskBank or a (masks [N,S,S,1], boxes [N,4]) pair.
-    """
-    size = int(image_size)
-    if resize not in ("crop", "stretch"):
-        raise UserError(f"evaluation resize must be 'crop' or 'stretch', got {resize!r}")
-    masks, boxes = _bank_arrays(mask_bank)
-    masks = np.asarray(masks, np.float32)
-    boxes = np.asarray(boxes, np.int32)
-    if masks.ndim != 4 or tuple(masks.shape[1:]) != (size, size, 1):
-        raise UserError(f"the mask bank holds {masks.shape[1]}x{masks.shape[2]} masks but images are "
-                        f"{size}x{size}: regenerate the bank at {size}x{size}")
-    prep = _resize_fn(resize, size)
-    n = min(len(source), len(masks))
-
-    def lookup(index):  # by index, not as a graph constant: a bank can hold 20,000 masks
-        return masks[index], boxes[index]
-
-    def example(index, image):
-        image = tf.ensure_shape(prep(image, None), [size, size, 3])
-        mask, box = tf.numpy_function(lookup, [index], (tf.float32, tf.int32), stateful=False)
-        return image, tf.ensure_shape(mask, [size, size, 1]), tf.ensure_shape(box, [4])
-
-    ds = _indexed(source, None, False, 0).take(n)
-    ds = ds.filter(lambda index, image: index < n)
-    return ds.map(example, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
 
 def eval_deblur_set(source, size=None, seed=0, n=100, blur_kind="mixed",

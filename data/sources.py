@@ -31,6 +31,8 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from data.imagesource import (SHUFFLE_WINDOW_BYTES, SHUFFLE_WINDOW_MAX, ImageSource, check_split, decode_image,
+                              select, shuffle_windows)
 from errors import UserError
 
 log = logging.getLogger(__name__)
@@ -61,104 +63,7 @@ SAMPLE_TEST_PHOTOS = (
     ("coffee", "coffee.png"),                      # 400x600 colour
 )
 
-# Byte budget of one shuffle window of a tfds or data.shards source (the records held in memory at once).
-SHUFFLE_WINDOW_BYTES = 256 * 2**20
-SHUFFLE_WINDOW_MAX = 10_000
 _PROBE_FILES = 16
-
-
-def _seed_pair(seed):
-    """An int seed -> the [2] int64 tensor stateless ops take."""
-    return tf.constant([int(seed) % 2**63, 0x5EED], tf.int64)
-
-
-class ImageSource:
-    """A fixed, ordered list of images; `dataset()` streams them as uint8 [H, W, 3]."""
-
-    name: str
-
-    def __init__(self, name: str, count: int):
-        self.name = name
-        self._count = int(count)
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.name!r}, {self._count} images)"
-
-    def _epochs(self, seed):
-        """A function e -> the cheap items of epoch e: source order, or permuted from (seed, e)."""
-        raise NotImplementedError
-
-    def _decode(self, item):
-        """A cheap item -> uint8 [H, W, 3]; here the item is the encoded bytes."""
-        return decode_image(item)
-
-    def _guard(self, images, start, end, seed):
-        """Hook between decoding and output (FileSource drops and counts unreadable files)."""
-        return images
-
-    def dataset(self, shuffle_seed=None, repeat=False, skip=0, with_index=False) -> tf.data.Dataset:
-        """uint8 [H, W, 3] RGB images (or (index, image) pairs with `with_index=True`).
-
-        shuffle_seed: None keeps the source order; an int draws a new permutation per epoch
-            from (seed, epoch) with stateless ops -- same seed, same order in every run and
-            process, whatever the global TF seed.
-        repeat: loop forever (epochs 0, 1, 2, ...) instead of stopping after one.
-        skip: drop the first `skip` items of that stream before decoding (resume). Whole
-            epochs are skipped arithmetically, so this costs at most one epoch of cheap reads.
-        with_index: also yield the int64 position of each image in the undecoded stream
-            (`skip`, `skip` + 1, ...; an unreadable file leaves a gap instead of shifting the
-            rest), so a pipeline can derive per-example seeds from it that survive a resume.
-        """
-        n = self._count
-        skip = int(skip)
-        if skip < 0:
-            raise ValueError(f"skip must be >= 0, got {skip}")
-        first_epoch, offset = divmod(skip, n)
-        last_epoch = 2**62 if repeat else max(first_epoch, 1)
-        seed = None if shuffle_seed is None else _seed_pair(shuffle_seed)
-        items = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(self._epochs(seed))
-        items = items.enumerate(start=first_epoch * n).skip(offset)
-        images = items.map(lambda i, item: (i, self._decode(item)),
-                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        images = self._guard(images, start=skip, end=None if repeat else max(skip, n), seed=seed)
-        if not with_index:
-            images = images.map(lambda i, image: image)
-        return images
-
-
-def decode_image(data) -> tf.Tensor:
-    """Encoded JPEG/PNG/BMP/WebP/GIF bytes (string tensor) -> uint8 RGB [H, W, 3].
-
-    Grey is replicated to 3 channels and alpha dropped (channels=3). JPEG uses libjpeg's
-    accurate integer IDCT, which matches OpenCV and PIL bit for bit (TF's default fast IDCT
-    is off by up to ~15 levels). A 16-bit PNG (bit depth at byte 24, in IHDR) is decoded at
-    16 bits and scaled with round(x / 257), so 65535 -> 255 exactly (TF's own uint16 -> uint8
-    conversion truncates). In-graph TF decoders: about half the CPU of OpenCV inside
-    tf.numpy_function, and no GIL. EXIF orientation is not applied.
-    """
-    def jpeg():
-        return tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")
-
-    def png16():
-        wide = tf.io.decode_png(data, channels=3, dtype=tf.uint16)
-        return tf.cast(tf.round(tf.cast(wide, tf.float32) / 257.0), tf.uint8)
-
-    def other():
-        return tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-
-    is_jpeg = tf.strings.substr(data, 0, 3) == _JPEG_SIGNATURE
-    is_png16 = tf.logical_and(tf.strings.substr(data, 0, 8) == _PNG_SIGNATURE,
-                              tf.strings.substr(data, 24, 1) == b"\x10")
-    image = tf.cond(is_jpeg, jpeg, lambda: tf.cond(is_png16, png16, other))
-    image.set_shape([None, None, 3])
-    return image
-
-
-_JPEG_SIGNATURE = b"\xff\xd8\xff"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 # ----------------------------------------------------------------------------- files
@@ -278,43 +183,16 @@ def list_images(folder: str) -> list:
     return [os.path.join(folder, rel) for rel in sorted(found)]
 
 
-def _select(items: list, split: str, first, n_train, what: str) -> list:
-    """First-N-then-split selection on an ordered list (see module docstring)."""
-    if first is None and n_train is None:
-        return items
-    first = len(items) if first is None else int(first)
-    n_train = first if n_train is None else int(n_train)
-    if first > len(items):
-        raise UserError(f"asked for the first {first} images but {what} has only {len(items)}; "
-                        "lower first/n_train")
-    if not 0 <= n_train <= first:
-        raise UserError(f"n_train={n_train} must be between 0 and first={first}")
-    if split == "train":
-        chosen = items[:n_train]
-    elif n_train == first:  # no held-out part: "test" is the same first N, like no selection
-        chosen = items[:first]
-    else:
-        chosen = items[n_train:first]
-    if not chosen:
-        raise UserError(f"the {split} part of {what} is empty with first={first}, n_train={n_train}")
-    return chosen
-
-
-def _check_split(split):
-    if split not in ("train", "test"):
-        raise UserError(f"split must be 'train' or 'test', got {split!r}")
-
-
 def folder_source(folder: str, split="train", first=None, n_train=None) -> FileSource:
     """All images under `folder` (sorted); without first/n_train both splits are all files."""
-    _check_split(split)
+    check_split(split)
     if not os.path.isdir(folder):
         raise UserError(f"dataset folder {folder} does not exist")
     paths = list_images(folder)
     if not paths:
         raise UserError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) found under {folder}; "
                         "pass a folder of images or a tensorflow-datasets name")
-    paths = _select(paths, split, first, n_train, f"folder {folder}")
+    paths = select(paths, split, first, n_train, f"folder {folder}")
     source = FileSource(os.path.basename(os.path.normpath(folder)) or folder, paths, where=folder)
     source._probe()
     return source
@@ -322,7 +200,7 @@ def folder_source(folder: str, split="train", first=None, n_train=None) -> FileS
 
 def samples_source(split="train") -> FileSource:
     """scikit-image's bundled photographs, split by photo (SAMPLE_TRAIN/TEST_PHOTOS)."""
-    _check_split(split)
+    check_split(split)
     import skimage.data
 
     photos = SAMPLE_TRAIN_PHOTOS if split == "train" else SAMPLE_TEST_PHOTOS
@@ -361,17 +239,6 @@ class TfdsSource(ImageSource):
             return lambda e: base
 
         return lambda e: shuffle_windows(base, tf.random.experimental.stateless_fold_in(seed, e), self.window)
-
-
-def shuffle_windows(items, seed, window, first=0):
-    """Permute each run of `window` consecutive items; run w from fold_in(seed, first + w).
-
-    For records without random access (tfds, data.shards): memory is bounded by one window."""
-    def permute(w, chunk):
-        s = tf.random.experimental.stateless_fold_in(seed, w + first)
-        return tf.random.experimental.stateless_shuffle(chunk, seed=s, alg="philox")
-
-    return items.batch(window).enumerate().map(permute).unbatch()
 
 
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[\w.\-]+)?(:[\w.*\-]+)?$")
@@ -436,14 +303,14 @@ def tfds_source(name, split="train", data_dir=None, first=None, n_train=None, im
             raise UserError(f"tensorflow-datasets '{name}' has no split {tfds_split!r} "
                             f"(splits: {sorted(splits)})")
     else:
-        _check_split(split)
+        check_split(split)
         if "train" not in splits:
             raise UserError(f"tensorflow-datasets '{name}' has no train split to select from")
         total = splits["train"].num_examples
         first_ = total if first is None else int(first)
         n_train_ = first_ if n_train is None else int(n_train)
         # Reuse the list logic on index ranges to get the same checks and messages.
-        chosen = _select(range(total), split, first_, n_train_, f"the train split of '{name}'")
+        chosen = select(range(total), split, first_, n_train_, f"the train split of '{name}'")
         tfds_split = f"train[{chosen.start}:{chosen.stop}]"
 
     count = splits[tfds_split].num_examples
@@ -473,9 +340,9 @@ def open_source(spec: str, split: str = "train", data_dir=None, first=None, n_tr
         return samples_source(split)
     path = os.path.expanduser(spec)
     if os.path.isdir(path):
-        from data import shards   # a folder written by `python -m data.shards`: decoded images
-        if shards.is_prepared(path):
-            return shards.record_source(path, split, first, n_train)
+        from data import records   # a folder written by `python -m data.shards`: decoded images
+        if records.is_prepared(path):
+            return records.record_source(path, split, first, n_train)
         return folder_source(path, split, first, n_train)
     if os.path.exists(path):
         raise UserError(f"--dataset {spec} is a file; pass a folder of images, 'samples' "

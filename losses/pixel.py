@@ -1,4 +1,4 @@
-"""Pixel losses: masked MSE (paper A), contextual L1 (paper C), L1 content (paper E), L2 (paper D).
+"""Pixel losses: masked MSE (paper A), contextual L1 (paper C), L1 content (paper E).
 
 Images [B, H, W, C], masks [B, H, W, 1] (1 = hole, 0 = known, broadcast over channels).
 Inputs are cast to float32 (safe under mixed precision); usable inside tf.function.
@@ -68,10 +68,3 @@ def l1(pred, target):
     """Paper E eq. 3 content loss: mean absolute error over all elements (||.||_1 / #elements)."""
     pred, target = _f32(pred, target)
     return tf.reduce_mean(tf.abs(pred - target))
-
-
-def l2(pred, target):
-    """Paper D's l_rec (the 2-norm between prediction and ground truth), as the mean squared error
-    over all elements, like Pathak et al.'s nn.MSECriterion (their overlap re-weighting is not used)."""
-    pred, target = _f32(pred, target)
-    return tf.reduce_mean(tf.square(pred - target))

@@ -218,35 +218,3 @@ def inpainter(enc, dec, image_size=IMAGE_SIZE, full_image=False, name="context_e
     if not full_image:
         pred = PasteCenter(name="paste_center", dtype="float32")([image, pred])
     return keras.Model([image, mask], pred, name=name)
-
-
-# ----------------------------------------------------------------------------- cost estimate
-
-def conv_macs(model):
-    """Multiply-accumulates of one forward pass of one example through the model's conv layers
-    (Conv2D: out_h*out_w*k*k*cin*cout; Conv2DTranspose: in_h*in_w*k*k*cin*cout), nested models
-    included. Biases, BN and activations are ignored (<1%)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            total += conv_macs(layer)
-        elif isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
-            kh, kw = layer.kernel_size
-            cin, cout = layer.input.shape[-1], layer.filters
-            spatial = layer.input.shape if isinstance(layer, layers.Conv2DTranspose) else layer.output.shape
-            total += spatial[1] * spatial[2] * kh * kw * cin * cout
-    return total
-
-
-def train_step_flops(image_size=IMAGE_SIZE, width=WIDTH, bottleneck=BOTTLENECK, full_image=False,
-                     adversarial=True):
-    """FLOPs of one training example: 2 FLOPs per MAC; encoder + decoder forward + backward = 3
-    forward passes; the discriminator: forward on the real and the fake (2), their backward for
-    the D update (2 x 2), and the generator's backward through D on the fake (2): 8 passes."""
-    enc = encoder(image_size, width, bottleneck)
-    out = image_size if full_image else image_size // 2
-    g = conv_macs(enc) + conv_macs(decoder(out, width, bottleneck))
-    flops = 2 * 3 * g
-    if adversarial:
-        flops += 2 * 8 * conv_macs(region_discriminator(out, width))
-    return flops

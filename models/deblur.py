@@ -131,14 +131,3 @@ def generator_macs_per_pixel(filters=FILTERS, blocks=BLOCKS):
     """Multiply-accumulates of one generator forward pass per output pixel (all variants: BN, PReLU
     and additions are negligible). 64 filters, 5 blocks: 436,608."""
     return 81 * 3 * filters + blocks * 2 * 9 * filters * filters + 9 * filters * filters + 81 * filters * 3
-
-
-def discriminator_macs(image_size=96, filters=FILTERS, dense=1024):
-    """Multiply-accumulates of one discriminator forward pass on one image."""
-    total, size, ch_in = 0, image_size, 3
-    for ch, stride in D_PLAN:
-        ch = ch * filters // FILTERS
-        size //= stride
-        total += size * size * 9 * ch_in * ch
-        ch_in = ch
-    return total + size * size * ch_in * dense + dense

@@ -16,7 +16,6 @@ discriminator: concat(global, local) -> 2048 -> FC 1 + sigmoid = P(real)
 `fc_units` the 1024-d outputs, so tests build tiny versions of the same graph.
 """
 import keras
-import numpy as np
 from keras import layers
 
 PACKAGE = "gan_restoration"
@@ -144,23 +143,3 @@ def discriminator(image_size=IMAGE_SIZE, local_size=LOCAL_SIZE, width=WIDTH, fc_
     x = layers.Concatenate(name="concat")([g(image), loc(patch)])
     out = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_real")(x)
     return keras.Model([image, patch], out, name="discriminator")
-
-
-def conv_macs(model):
-    """Multiply-accumulates of one forward pass for one example: conv, deconv and dense layers
-    (nested models included). BN, ReLU and the rest are ignored (a few % of the total)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            total += conv_macs(layer)
-        elif isinstance(layer, layers.Conv2DTranspose):
-            h, w, cin = layer.input.shape[1:]
-            k = np.prod(layer.kernel_size)
-            total += h * w * k * cin * layer.filters
-        elif isinstance(layer, layers.Conv2D):
-            h, w, cout = layer.output.shape[1:]
-            k = np.prod(layer.kernel_size)
-            total += h * w * k * layer.input.shape[-1] * cout
-        elif isinstance(layer, layers.Dense):
-            total += layer.input.shape[-1] * layer.units
-    return int(total)

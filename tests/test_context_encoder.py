@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 
 import damage
+from bench.flops import forward_macs
 import train_context_encoder as tce
 from data.masks import make_mask
-from errors import UserError
+from errors import UserError, main_guard
 from models import context_encoder as ce
-from training import run
 from training.export import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def test_encoder_decoder_discriminator_at_paper_size():
         (32, 32, 64), (16, 16, 128), (8, 8, 256), (4, 4, 512), (1, 1, 1)]
     assert disc.output.shape == (None, 1)
     # the analytic cost the README's estimate is built on
-    assert ce.conv_macs(enc) == sum(o * o * 16 * i * c for o, i, c in
+    assert forward_macs(enc) == sum(o * o * 16 * i * c for o, i, c in
                                     [(64, 3, 64), (32, 64, 64), (16, 64, 128), (8, 128, 256), (4, 256, 512),
                                      (1, 512, 4000)])
 
@@ -214,7 +214,7 @@ def test_script_stops_when_the_loss_settles_and_resumes_settled(tmp_path, capsys
 
 
 def test_script_user_errors(tmp_path, capsys):
-    guarded = run.main_guard(tce.main)
+    guarded = main_guard(tce.main)
     for argv, text in [([], "100,000 random Open Images photos"),
                        (["--smoke", "--image-size", "48"], "power of two"),
                        (["--smoke", "--mask", "macroblock", "--block", "5"], "must divide")]:
@@ -267,7 +267,7 @@ def test_damage_cli_end_to_end(tmp_path, capsys):
     np.testing.assert_array_equal(damaged[~hole], original[~hole])
     blocks = hole.reshape(8, 16, 8, 16)
     assert (blocks.all(axis=(1, 3)) == blocks.any(axis=(1, 3))).all()
-    guarded = run.main_guard(damage.main)
+    guarded = main_guard(damage.main)
     for argv, text in [(["--image", str(tmp_path / "none.png")], "no image at"),
                        (["--image", str(tmp_path / "damaged_mask.png"), "--out", str(tmp_path / "x.jpg")], ".png"),
                        (["--image", __file__], "cannot read")]:

@@ -8,7 +8,9 @@ import pytest
 import tensorflow as tf
 
 import train_deblur as T
+from data.evalsets import load_deblur_set
 from errors import UserError
+from evaluate import deblur_scores
 from losses import perceptual
 from models import deblur
 
@@ -186,7 +188,7 @@ def test_eval_set_is_deterministic_and_records_the_blur(tmp_path):
                                        "sharp/00000.png", "sharp/00001.png"]
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
-    manifest, pairs = T.load_eval_set(tmp_path / "a")
+    manifest, pairs = load_deblur_set(tmp_path / "a")
     assert manifest["n"] == 2 and manifest["seed"] == 3 and manifest["size"] == 64
     for item, (blurred, sharp) in zip(manifest["images"], pairs):
         assert item["kind"] in ("gaussian", "motion")
@@ -198,8 +200,8 @@ def test_eval_set_is_deterministic_and_records_the_blur(tmp_path):
     assert (tmp_path / "c" / "blurred" / "00000.png").read_bytes() != (tmp_path / "a" / "blurred" / "00000.png").read_bytes()
     # a scored identity "model" gives exactly the blurred input's figures
     identity = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()])
-    result = T.evaluate(identity, tmp_path / "a", log=lambda *a: None)
+    result = deblur_scores(identity, tmp_path / "a", log=lambda *a: None)
     assert result["model"] == result["blurred input"]
     (tmp_path / "a" / "sharp" / "00001.png").write_bytes(b"changed")
     with pytest.raises(UserError, match="changed since the set was made"):
-        T.load_eval_set(tmp_path / "a")
+        load_deblur_set(tmp_path / "a")

@@ -7,7 +7,7 @@ import pytest
 
 import evaluate
 import metrics
-from data.masks import MaskBank
+from data.evalsets import MaskBank
 from errors import UserError
 from sharpen import read_image
 

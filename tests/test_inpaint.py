@@ -16,7 +16,8 @@ sys.path.insert(0, str(ROOT))
 import inpaint  # noqa: E402
 import inpainters  # noqa: E402
 from models import iizuka  # noqa: E402
-from training import export, run  # noqa: E402
+from errors import main_guard  # noqa: E402
+from training import export  # noqa: E402
 
 
 def _write(path, rgb_or_grey):
@@ -123,7 +124,7 @@ def test_every_error_is_one_line_and_exit_2(files, capsys):
     for name, (model, image, mask, message) in _errors(files).items():
         out = files["tmp"] / "never.png"
         with pytest.raises(SystemExit) as e:
-            run.main_guard(inpaint.main)(["--model", model, "--image", image, "--mask", mask, "--out", str(out)])
+            main_guard(inpaint.main)(["--model", model, "--image", image, "--mask", mask, "--out", str(out)])
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code == 2, name
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (name, err)

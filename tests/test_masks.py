@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from data import masks as M
+from data.evalsets import MaskBank
 from errors import UserError
 
 RANDOM_KINDS = ("glcic", "rectangles", "brush", "macroblock", "burst")
@@ -15,7 +16,7 @@ RANDOM_KINDS = ("glcic", "rectangles", "brush", "macroblock", "burst")
 
 def bank(kind, n, size, seed=7, **kw):
     """n masks [n, size, size] as numpy, drawn in a Dataset.map like the pipeline does."""
-    b = M.MaskBank.generate(kind, n, size, size, seed, **kw)
+    b = MaskBank.generate(kind, n, size, size, seed, **kw)
     return b.masks[..., 0], b.boxes
 
 
@@ -192,28 +193,28 @@ def test_make_mask_rejects_unknown_kind_and_option():
     with pytest.raises(UserError, match="rate"):
         M.make_mask("burst", [0, 0], 64, 64, rate=0.3)
     with pytest.raises(UserError):
-        M.glcic_hole([0, 0], size=128, local=64, hole_min=50, hole_max=70)
+        M.make_mask("glcic", [0, 0], 128, 128, local=64, hole_min=50, hole_max=70)
 
 
 def test_bank_round_trip_is_bit_identical(tmp_path):
-    b = M.MaskBank.generate("brush", 6, 32, 48, seed=3)
+    b = MaskBank.generate("brush", 6, 32, 48, seed=3)
     b.save(tmp_path)
     png = cv2.imread(str(tmp_path / "mask_00002.png"), cv2.IMREAD_UNCHANGED)
     assert png.shape == (32, 48) and png.dtype == np.uint8 and set(np.unique(png)) <= {0, 255}
-    c = M.MaskBank.load(tmp_path)
+    c = MaskBank.load(tmp_path)
     assert c.masks.dtype == np.float32 and c.masks.shape == (6, 32, 48, 1)
     assert c.masks.tobytes() == b.masks.tobytes() and c.boxes.tobytes() == b.boxes.tobytes()
     assert c.boxes.dtype == np.int32 and (c.kind, c.seed) == ("brush", [3, 0])
     kw = {"count": [1, 2], "min_side": 4}
-    d = M.MaskBank.generate("rectangles", 3, 32, 32, seed=[1, 2], **kw)
+    d = MaskBank.generate("rectangles", 3, 32, 32, seed=[1, 2], **kw)
     d.save(tmp_path)                                    # overwrite with a smaller bank
-    e = M.MaskBank.load(tmp_path)
+    e = MaskBank.load(tmp_path)
     assert len(e) == 3 and e.kwargs == kw and not (tmp_path / "mask_00005.png").exists()
 
 
 def test_bank_mask_i_does_not_depend_on_n():
-    small = M.MaskBank.generate("glcic", 3, 128, 128, seed=5)
-    big = M.MaskBank.generate("glcic", 8, 128, 128, seed=5)
+    small = MaskBank.generate("glcic", 3, 128, 128, seed=5)
+    big = MaskBank.generate("glcic", 8, 128, 128, seed=5)
     np.testing.assert_array_equal(small.masks, big.masks[:3])
     np.testing.assert_array_equal(small.boxes, big.boxes[:3])
     assert len({m.tobytes() for m in big.masks}) == 8
@@ -222,13 +223,13 @@ def test_bank_mask_i_does_not_depend_on_n():
 
 
 def test_bank_load_detects_damage(tmp_path):
-    M.MaskBank.generate("macroblock", 4, 64, 64, seed=1).save(tmp_path)
+    MaskBank.generate("macroblock", 4, 64, 64, seed=1).save(tmp_path)
     manifest = tmp_path / "manifest.json"
     data = json.loads(manifest.read_text())
 
     def expect_user_error(text):
         with pytest.raises(UserError) as e:
-            M.MaskBank.load(tmp_path)
+            MaskBank.load(tmp_path)
         assert "\n" not in str(e.value) and text in str(e.value)
 
     png = tmp_path / "mask_00001.png"
@@ -238,7 +239,7 @@ def test_bank_load_detects_damage(tmp_path):
     cv2.imwrite(str(png), flipped)                      # a valid PNG with one pixel changed
     expect_user_error("sha256")
     png.write_bytes(original)
-    M.MaskBank.load(tmp_path)                            # restored: loads again
+    MaskBank.load(tmp_path)                            # restored: loads again
     manifest.write_text(json.dumps({**data, "boxes": [[0, 0, 1, 1]] * 4}))
     expect_user_error("sha256")
     os.remove(png)
@@ -251,8 +252,8 @@ def test_bank_load_detects_damage(tmp_path):
 
 
 def test_interrupted_save_leaves_no_manifest_pointing_at_bad_files(tmp_path, monkeypatch):
-    M.MaskBank.generate("center", 3, 32, 32, seed=0).save(tmp_path)
-    new = M.MaskBank.generate("rectangles", 3, 32, 32, seed=1)
+    MaskBank.generate("center", 3, 32, 32, seed=0).save(tmp_path)
+    new = MaskBank.generate("rectangles", 3, 32, 32, seed=1)
     real, calls = tf.io.encode_png, []
 
     def failing(image):
@@ -266,4 +267,4 @@ def test_interrupted_save_leaves_no_manifest_pointing_at_bad_files(tmp_path, mon
         new.save(tmp_path)
     assert not (tmp_path / "manifest.json").exists() and not list(tmp_path.glob("*.tmp"))
     with pytest.raises(UserError, match="missing"):
-        M.MaskBank.load(tmp_path)
+        MaskBank.load(tmp_path)

@@ -156,6 +156,7 @@ WORKER = textwrap.dedent("""
     import keras, numpy as np, tensorflow as tf
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})   # no Grappler: 3 steps
     from bench import steps
+    import rundir
     from training import checkpoint, distribute, export, loop, run, summaries
     import train_unsupervised as B
 
@@ -167,7 +168,7 @@ WORKER = textwrap.dedent("""
             return real(*a, **k)
         setattr(owner, name, wrapped)
     spy(tf.train.CheckpointManager, "save", lambda self, *a, **k: self.directory)
-    spy(run, "write_json_atomic", lambda path, *a, **k: path)
+    spy(rundir, "write_json_atomic", lambda path, *a, **k: path)
     spy(tf.summary, "create_file_writer", lambda d, *a, **k: d)
     spy(tf.io, "write_file", lambda path, *a, **k: path)
     spy(keras.Model, "save", lambda self, path, *a, **k: path)

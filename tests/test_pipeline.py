@@ -4,9 +4,8 @@ import pytest
 import tensorflow as tf
 
 from data import degrade
-from data.masks import MaskBank, make_mask
-from data.pipeline import (_INPAINT, deblur_batches, eval_deblur_set, eval_inpainting_examples,
-                           example_seed, inpainting_batches)
+from data.masks import make_mask
+from data.pipeline import _INPAINT, deblur_batches, eval_deblur_set, example_seed, inpainting_batches
 from data.preprocess import center_crop, center_crop_resize, to_float, to_uint8
 from errors import UserError
 
@@ -153,21 +152,6 @@ def test_deblur_resume_equality(source):
     full = _take(deblur_batches(source, 12, 3, seed=8, kernel_size=9, iters=ITERS), 4)
     resumed = _take(deblur_batches(source, 12, 3, seed=8, kernel_size=9, start_step=2, iters=ITERS), 2)
     _assert_same(resumed, full[2:4])
-
-
-def test_eval_inpainting_pairs_image_i_with_bank_mask_i(source):
-    bank = MaskBank.generate("rectangles", 5, 32, 32, seed=1)
-    examples = list(eval_inpainting_examples(source, 32, bank))
-    assert len(examples) == 5                                  # min(7 images, 5 masks)
-    for i, (image, mask, box) in enumerate(examples):
-        assert image.dtype == tf.uint8
-        np.testing.assert_array_equal(image.numpy(), center_crop_resize(source.images[i], 32).numpy())
-        np.testing.assert_array_equal(mask.numpy(), bank.masks[i])
-        np.testing.assert_array_equal(box.numpy(), bank.boxes[i])
-    pairs = list(eval_inpainting_examples(source, 32, (bank.masks[:2], bank.boxes[:2]), resize="stretch"))
-    assert len(pairs) == 2
-    with pytest.raises(UserError, match="regenerate the bank at 40x40"):
-        eval_inpainting_examples(source, 40, bank)
 
 
 def test_eval_deblur_set_is_fixed_and_records_its_kernels(source):

@@ -12,7 +12,8 @@ import train_deblur
 from data import degrade
 from data.preprocess import to_float, to_uint8
 from models import deblur
-from training import export, run
+from errors import cli
+from training import export
 
 
 pytestmark = pytest.mark.usefixtures("fast_graphs")   # tests/conftest.py
@@ -23,7 +24,7 @@ def _photo(h, w):
 
 
 def _write(path, image):
-    from training.summaries import write_png
+    from imagefiles import write_png
     return write_png(path, image)
 
 
@@ -66,7 +67,7 @@ def _same_uint8(a, b):
 
 def _cli(capsys, *argv):
     with pytest.raises(SystemExit) as e:
-        run.cli(sharpen.main, list(argv))
+        cli(sharpen.main, list(argv))
     return e.value.code, capsys.readouterr()
 
 

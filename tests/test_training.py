@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from errors import UserError
+from errors import UserError, cli, main_guard
+from imagefiles import write_png
 from training import checkpoint, distribute, flags, loop, run, setup, summaries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -361,7 +362,7 @@ def test_main_guard_one_line_and_exit_codes(capsys):
         raise UserError("no images in /x\nadd some")
 
     with pytest.raises(SystemExit) as e:
-        run.cli(bad, [])
+        cli(bad, [])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err == "error: no images in /x add some\n"
@@ -370,10 +371,10 @@ def test_main_guard_one_line_and_exit_codes(capsys):
         raise loop.Interrupted("interrupted at step 3; checkpoint saved")
 
     with pytest.raises(SystemExit) as e:
-        run.main_guard(interrupted)([])
+        main_guard(interrupted)([])
     assert e.value.code == 130 and capsys.readouterr().err == "interrupted at step 3; checkpoint saved\n"
     with pytest.raises(SystemExit) as e:
-        run.cli(lambda argv: None, [])
+        cli(lambda argv: None, [])
     assert e.value.code == 0
 
 
@@ -458,7 +459,7 @@ def test_image_grid_shape_values_and_png(tmp_path):
     third = grid[22:30, 2:10]                               # 4x4 patch centred on black in an 8x8 cell
     assert (third[2:6, 2:6] == 255).all() and third[0, 0].tolist() == [0, 0, 0]
     assert summaries.to_uint8(np.array([[[-2.0, 0.999, 0.5]]])).tolist() == [[[0, 255, 191]]]
-    path = summaries.write_png(tmp_path / "g" / "grid.png", grid)
+    path = write_png(tmp_path / "g" / "grid.png", grid)
     assert (tf.io.decode_png(tf.io.read_file(str(path))).numpy() == grid).all()
 
 
@@ -575,6 +576,7 @@ TOY_SCRIPT = '''
 import keras
 import tensorflow as tf
 
+from errors import cli
 from training import checkpoint, distribute, flags, loop, run, setup, summaries
 
 
@@ -609,7 +611,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    run.cli(main)
+    cli(main)
 '''
 
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import train_wgan_completion as twc
 from errors import UserError
+from inpainters import latent
 from losses.pixel import context_weights, masked_l1
 from models import wgan
 
@@ -104,7 +105,7 @@ def runs(tmp_path_factory):
 def test_smoke_runs_of_every_mode(runs):
     for name, rd in runs.items():
         config = json.loads((rd / "config.json").read_text())
-        assert config["paper"] == "C" and twc.flavour_of(config) == name
+        assert config["paper"] == "C" and wgan.flavour_of(config) == name
         assert (rd / "ckpt" / "ckpt-3.index").exists()
     with pytest.raises(UserError, match="--gp"):
         twc.main(["train", "--smoke", "--gp", "--loss", "bce", "--run-dir", str(runs["bce"].parent / "x")])
@@ -120,9 +121,9 @@ def fixed_batch():
 
 @pytest.mark.parametrize("flavour", ["wgan", "bce"])
 def test_latent_search_lowers_contextual_loss_and_keeps_z_in_range(runs, flavour):
-    G, D, _ = twc.load_trained(runs[flavour])
+    G, D, _ = latent.load_trained(runs[flavour])
     images, masks = fixed_batch()
-    res = twc.latent_search(G, D, images, masks, flavour, iterations=40, lr=0.05, progress=False, record_every=1)
+    res = latent.latent_search(G, D, images, masks, flavour, iterations=40, lr=0.05, progress=False, record_every=1)
     hist = [h for _, h in res["history"]]
     assert hist[-1] < hist[0]
     z = res["z"].numpy()
@@ -135,21 +136,21 @@ def test_latent_search_lowers_contextual_loss_and_keeps_z_in_range(runs, flavour
 
 def test_perceptual_loss_forms():
     d = tf.constant([[0.25], [0.5]])
-    np.testing.assert_allclose(twc.perceptual_loss(d, "bce").numpy(), np.log([0.75, 0.5]), rtol=1e-6)
-    np.testing.assert_allclose(twc.perceptual_loss(tf.constant([[2.0], [-3.0]]), "wgan").numpy(), [-2.0, 3.0])
+    np.testing.assert_allclose(latent.perceptual_loss(d, "bce").numpy(), np.log([0.75, 0.5]), rtol=1e-6)
+    np.testing.assert_allclose(latent.perceptual_loss(tf.constant([[2.0], [-3.0]]), "wgan").numpy(), [-2.0, 3.0])
 
 
 def test_weighted_context_is_yehs(runs):
     from scipy.signal import convolve2d
 
-    G, D, _ = twc.load_trained(runs["gp"])
+    G, D, _ = latent.load_trained(runs["gp"])
     images, masks = fixed_batch()
     hole = masks[0, ..., 0]
     yeh = convolve2d(hole, np.ones((7, 7)) / 49.0, mode="same", boundary="symm") * (1 - hole)   # Yeh's code
     np.testing.assert_allclose(context_weights(masks).numpy()[0, ..., 0], yeh, atol=1e-6)
     assert yeh[0, 0] == 0 and yeh[3, 8] > 0                 # far known pixels do not count, the rim does
-    plain = twc.latent_search(G, D, images, masks, "gp", iterations=1, progress=False)
-    weighted = twc.latent_search(G, D, images, masks, "gp", iterations=1, weighted=True, progress=False)
+    plain = latent.latent_search(G, D, images, masks, "gp", iterations=1, progress=False)
+    weighted = latent.latent_search(G, D, images, masks, "gp", iterations=1, weighted=True, progress=False)
     gen = weighted["generated"]
     want = masked_l1(gen, images, 1 - masks, weights=context_weights(masks), per_example=True)
     np.testing.assert_allclose(weighted["contextual"].numpy(), want.numpy(), rtol=1e-5)
@@ -157,10 +158,10 @@ def test_weighted_context_is_yehs(runs):
 
 
 def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys):
-    inp = twc.latent_inpainter(runs["bce"], iterations=3, progress=False)
+    inp = latent.latent_inpainter(runs["bce"], iterations=3, progress=False)
     assert inp.image_size == S and "latent search" in inp.name
     from inpainters import load_inpainter                  # inpaint.py's entry: a paper C run dir
-    assert isinstance(load_inpainter(runs["gp"]), twc.LatentInpainter)
+    assert isinstance(load_inpainter(runs["gp"]), latent.LatentInpainter)
     images, masks = fixed_batch()
     pred = inp.predict(images, masks)
     assert pred.shape == (3, S, S, 3) and np.abs(pred).max() <= 1.0
@@ -184,11 +185,11 @@ def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys):
     np.testing.assert_array_equal(comp[known], real[known])
 
     with pytest.raises(UserError, match="not a trained run"):
-        twc.latent_inpainter(tmp_path / "nothing")
+        latent.latent_inpainter(tmp_path / "nothing")
     mask_png = tmp_path / "empty.png"
     Image.fromarray(np.zeros((S, S), np.uint8)).save(mask_png)
     with pytest.raises(UserError, match="no hole"):
-        twc.load_masks(str(mask_png), 1, S, 0)
+        latent.load_masks(str(mask_png), 1, S, 0)
 
 
 def test_resume_equals_uninterrupted(runs, tmp_path):
@@ -197,8 +198,8 @@ def test_resume_equals_uninterrupted(runs, tmp_path):
     rd = tmp_path / "resumed"
     assert twc.main(["train", "--smoke", "--run-dir", str(rd), "--steps", "2"]) == 0
     assert twc.main(["train", "--smoke", "--run-dir", str(rd), "--steps", "3"]) == 0
-    G1, D1, _ = twc.load_trained(runs["wgan"])
-    G2, D2, _ = twc.load_trained(rd)
+    G1, D1, _ = latent.load_trained(runs["wgan"])
+    G2, D2, _ = latent.load_trained(rd)
     for a, b in zip(G1.weights + D1.weights, G2.weights + D2.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
 
@@ -209,8 +210,8 @@ def test_a_rerun_without_gp_continues_the_wgan_gp_run(runs, tmp_path):
     rd = tmp_path / "gp_resumed"
     assert twc.main(["train", "--smoke", "--gp", "--run-dir", str(rd), "--steps", "2"]) == 0
     assert twc.main(["train", "--smoke", "--run-dir", str(rd), "--steps", "3"]) == 0
-    assert twc.flavour_of(json.loads((rd / "config.json").read_text())) == "gp"
-    G1, D1, _ = twc.load_trained(runs["gp"])
-    G2, D2, _ = twc.load_trained(rd)
+    assert wgan.flavour_of(json.loads((rd / "config.json").read_text())) == "gp"
+    G1, D1, _ = latent.load_trained(runs["gp"])
+    G2, D2, _ = latent.load_trained(rd)
     for a, b in zip(G1.weights + D1.weights, G2.weights + D2.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)

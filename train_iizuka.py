@@ -273,7 +273,7 @@ def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
 # ----------------------------------------------------------------------------- main
 
 def stage_dir(run_dir, stage):
-    return Path(run_dir) / "ckpt" / f"stage{stage}"
+    return rundir.ckpt_dir(run_dir) / f"stage{stage}"
 
 
 def check_previous_stage(run_dir, stage):

@@ -343,7 +343,7 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(tmp_path):
     assert not [p for p in other["written"] if inside(p)], other["written"]
     assert chief["written"] and all(inside(p) for p in chief["written"]), chief["written"]
     run_files = _files(base / "run")
-    expected = {"config.json", "ckpt/checkpoint", "images/samples_00000002.png", "export/g.keras"}
+    expected = {"config.json", "trainer.lock", "ckpt/checkpoint", "images/samples_00000002.png", "export/g.keras"}
     expected |= {f"ckpt/ckpt-{s}.{ext}" for s in (2, 3) for ext in ("index", "data-00000-of-00001")}
     events = [f for f in run_files if f.startswith("logs/events.out.tfevents.")]
     assert set(run_files) == expected | set(events), run_files

@@ -349,7 +349,8 @@ def test_config_written_checked_and_steps_raised(tmp_path, capsys):
     assert args.batch_size == 32 and args.steps == 300
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     assert saved["steps"] == 300 and saved["batch_size"] == 32 and saved["log_every"] == 5
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["ckpt", "config.json"]   # no temp files left
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["ckpt", "config.json",   # no temp files left
+                                                                  "trainer.lock"]          # (held by this process)
 
     # without the record of typed flags every model setting must match exactly
     plain = paper_parser().parse_args(["--run-dir", rd, "--steps", "400"])

@@ -39,6 +39,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 from tensorflow.python.checkpoint import checkpoint_management
 
+import rundir
 from errors import UserError
 from training import cluster
 
@@ -255,7 +256,7 @@ def resolve_checkpoint(path):
     """A checkpoint prefix from a prefix, a checkpoint folder, or a run directory (uses its ckpt/)."""
     p = Path(path)
     if p.is_dir():
-        folder = p / "ckpt" if (p / "ckpt").is_dir() else p
+        folder = rundir.ckpt_dir(p) if rundir.ckpt_dir(p).is_dir() else p
         latest = tf.train.latest_checkpoint(str(folder))
         if latest is None:
             raise UserError(f"no checkpoint in {path}; train that run first or pass another path")

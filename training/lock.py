@@ -15,9 +15,10 @@ import socket
 import time
 from pathlib import Path
 
+import rundir
 from errors import UserError
 
-LOCK_NAME = "trainer.lock"
+LOCK_NAME = rundir.LOCK
 _HELD = {}     # real path of the lock file -> open file object (kept open: the lock lives with it)
 
 

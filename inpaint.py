@@ -27,11 +27,15 @@ def read_mask(path, shape):
     if mask.shape[:2] != tuple(shape):
         raise UserError(f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but the image is {shape[1]}x{shape[0]}: "
                         f"draw the mask at the image's size")
-    hole = mask.astype(np.float32).mean(axis=-1) >= 128
+    return check_hole(mask.astype(np.float32).mean(axis=-1) >= 128, f"mask {path}")
+
+
+def check_hole(hole, what="the mask"):
+    """bool hole [H, W] -> itself; no hole or all hole -> UserError naming `what` (inpaint.py, app.py)."""
     if not hole.any():
-        raise UserError(f"mask {path} has no hole (no white pixels): paint the region to fill in white")
+        raise UserError(f"{what} has no hole (no white pixels): paint the region to fill in white")
     if hole.all():
-        raise UserError(f"mask {path} is all hole: leave some of the image known (black in the mask)")
+        raise UserError(f"{what} is all hole: leave some of the image known (black in the mask)")
     return hole
 
 

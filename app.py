@@ -1,0 +1,438 @@
+"""A local browser app: restore your own photos with the trained models, no mask files by hand.
+
+    python app.py                         # the runs in runs/ and results/runs/ (python demo.py trains them)
+    python app.py --port 8000 --model runs/train_iizuka --model generator.keras
+    python app.py --runs my_runs other_runs
+
+Open the printed URL (127.0.0.1 only, unless --host). Inpainting (papers A-D): upload a photo and
+paint the hole with the brush, or let the app cut one (centre square, random rectangles, lost
+macroblocks or bursts of them, the masks the models train on: data/masks.py); the hole is filled
+by inpaint.py's completion (the photo resized to the model's size over its known pixels only,
+every known pixel of the result the photo's own, Poisson-blended). Deblurring (paper E): upload a
+blurred photo, or a sharp one and blur it with a Gaussian or camera-shake kernel (data/degrade.py)
+to compare; sharpen.py's tiled sharpening. When the app damaged a clean photo itself, PSNR/SSIM
+(metrics.py) against that photo are shown beside the result. Every bad input is one message in
+the page, and the server keeps serving.
+"""
+import argparse
+import json
+import os
+import tempfile
+import traceback
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")          # a user-facing tool: no TensorFlow info lines
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage pings
+
+import numpy as np
+
+import papers
+import rundir
+from errors import UserError, cli
+
+DEFAULT_RUNS = ("runs", "results/runs")
+MIN_SIDE = 16          # [choice] smallest photo side accepted (sharpen.py's minimum; SSIM needs 11)
+HOLES = {              # the hole choices: label -> data.masks kind (None = drawn with the brush)
+    "drawn with the brush": None,
+    "centre square": "center",
+    "random rectangles": "rectangles",
+    "lost macroblocks": "macroblock",
+    "bursts of lost macroblocks": "burst",
+}
+BLURS = ("the photo is blurred: sharpen it", "blur it with a Gaussian kernel", "blur it with a motion kernel")
+MACROBLOCK_RATE = 0.25  # damage.py's default loss probability
+NO_MODEL = ("no trained model found in {where}: train all five papers' models with `python demo.py` (minutes "
+            "on a CPU; they land in results/runs), or one with e.g. `python train_context_encoder.py --smoke "
+            "--run-dir runs/ce`, or pass --model RUN_DIR_OR_KERAS")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A model the app offers: its path (run directory or .keras), task and what the label says."""
+    path: str
+    task: str            # "inpaint" or "deblur"
+    letter: str          # "A".."E", "" for a .keras file outside a run directory
+    label: str
+
+
+def _keras_inputs(path):
+    """The input names of a .keras file, read from its config.json inside the zip (no TensorFlow)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+        return [layer[0] for layer in config["config"]["input_layers"]]
+    except (OSError, KeyError, ValueError, TypeError, IndexError, zipfile.BadZipFile):
+        raise UserError(f"cannot read model {path}: not an exported Keras 3 .keras model") from None
+
+
+def _detail(letter, config, run):
+    """What tells two runs of one paper apart, from its config.json."""
+    size = f"{config['image_size']} px" if config.get("image_size") else ""
+    if letter == "A":
+        stages = [k for k in (1, 2, 3) if rundir.export_path(run, f"stage{k}.keras").is_file()]
+        parts = [f"stage {max(stages)}" if stages else "", size]
+    elif letter == "C":
+        parts = [f"{config.get('loss', '')} prior, latent search".strip(), size]
+    elif letter == "D":
+        parts = [f"{config.get('mask', 'center')} holes", "l_rec only" if config.get("rec_only") else "", size]
+    elif letter == "E":
+        parts = [config.get("variant", "")]
+    else:
+        parts = [size]
+    return ", ".join(p for p in parts if p)
+
+
+def entry_for(path):
+    """A run directory or .keras file -> Entry, None when it holds no usable model; papers.py and the
+    run's config.json say which paper it is (a .keras file inside <run>/export/ gets its run's)."""
+    path = Path(path)
+    if path.is_dir():
+        config = rundir.read_config(path)
+        paper = papers.PAPERS.get((config or {}).get("paper"))
+        if paper is None:
+            return None
+        if paper.export:
+            usable = rundir.export_path(path, paper.export).is_file() or (
+                paper.task == "deblur" and rundir.has_checkpoints(path))
+        else:                                                    # paper C: latent search in the checkpoint
+            usable = rundir.has_checkpoints(path)
+        if not usable:
+            return None
+        detail = _detail(paper.letter, config, path)
+        label = f"{paper.letter} · {paper.name}{f' ({detail})' if detail else ''} · {path}"
+        return Entry(str(path), paper.task, paper.letter, label)
+    if path.suffix == ".keras" and path.is_file():
+        inputs = _keras_inputs(path)
+        task = "inpaint" if len(inputs) == 2 else "deblur" if len(inputs) == 1 else None
+        if task is None:
+            raise UserError(f"{path} takes the inputs {inputs}: neither an inpainter [image, mask] nor a generator")
+        config = rundir.read_config(path.parent.parent) if path.parent.name == rundir.EXPORT else None
+        paper = papers.PAPERS.get((config or {}).get("paper"))
+        what = f"{paper.letter} · {paper.name}" if paper else ("inpainter" if task == "inpaint" else "deblurring generator")
+        return Entry(str(path), task, paper.letter if paper else "", f"{what} · {path}")
+    raise UserError(f"no model at {path}; pass a trained run directory or an exported .keras file")
+
+
+def find_models(roots=DEFAULT_RUNS, models=()):
+    """Every usable model: each root that is a run, each run directly inside a root, then --model paths."""
+    found = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            continue
+        runs = [root] if rundir.config_path(root).is_file() else sorted(p for p in root.iterdir() if p.is_dir())
+        found += [e for e in map(entry_for, runs) if e is not None]
+    for path in models:
+        entry = entry_for(path)
+        if entry is None:
+            raise UserError(f"{path} holds no trained model (no config.json naming a paper, or nothing exported "
+                            f"yet); finish training it or pass its export/*.keras file")
+        found.append(entry)
+    return list({e.path: e for e in found}.values())
+
+
+class Models:
+    """The app's models by path, each loaded on first use (paper C's latent search per iteration count)."""
+
+    def __init__(self, entries):
+        self.entries = {e.path: e for e in entries}
+        self._loaded = {}
+
+    def entry(self, key, task):
+        entry = self.entries.get(key)
+        if entry is None or entry.task != task:
+            names = [e.path for e in self.entries.values() if e.task == task]
+            raise UserError(f"no {task} model {key!r}: choose one of {', '.join(names) or 'none (train one first)'}")
+        return entry
+
+    def get(self, entry, iterations=None):
+        key = (entry.path, iterations if entry.letter == "C" else None)
+        if key not in self._loaded:
+            if entry.task == "deblur":
+                from sharpen import load_generator
+                self._loaded[key] = load_generator(entry.path)
+            elif entry.letter == "C":
+                from inpainters.latent import latent_inpainter
+                self._loaded[key] = latent_inpainter(entry.path, iterations=int(iterations))
+            else:
+                from inpainters import load_inpainter
+                self._loaded[key] = load_inpainter(entry.path)
+        return self._loaded[key]
+
+
+def check_size(image, what="the photo"):
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise UserError(f"{what} is {w}x{h} pixels: the app needs at least {MIN_SIDE}x{MIN_SIDE}")
+    return image
+
+
+def generated_hole(kind, seed, height, width, block=16):
+    """bool [H, W] hole of a data.masks kind (center, rectangles, macroblock, burst) at the photo's size."""
+    from data.masks import make_mask
+    if kind in ("macroblock", "burst") and not 1 <= block <= min(height, width):
+        raise UserError(f"macroblocks of {block} px do not fit a {width}x{height} photo: choose a smaller side")
+    kw = {"macroblock": dict(block=block, rate=MACROBLOCK_RATE), "burst": dict(block=block)}.get(kind, {})
+    mask, _ = make_mask(kind, int(seed), height, width, **kw)
+    return mask.numpy()[..., 0] > 0.5
+
+
+def scores(result, truth, hole=None, baseline=None, baseline_name="input"):
+    """PSNR/SSIM of the result (and of the damaged input, to compare) against the clean photo."""
+    import metrics
+
+    def line(image, name):
+        text = f"{name}: PSNR {metrics.psnr(image, truth):.2f} dB, SSIM {metrics.ssim(image, truth):.4f}"
+        if hole is not None:
+            text += f"; in the hole: PSNR {metrics.psnr(image, truth, mask=hole):.2f} dB"
+        return text
+    lines = [line(result, "result")] + ([line(baseline, baseline_name)] if baseline is not None else [])
+    return "\n".join(lines) + "\n(against the photo you uploaded, the ground truth)"
+
+
+def inpaint_photo(models, entry, photo, hole, blend=True, clean=True, iterations=300):
+    """uint8 photo [H, W, 3] + bool hole -> (input shown with the hole white, result, scores text)."""
+    from inpaint import check_hole, complete
+    check_hole(hole, "the hole")
+    result = complete(models.get(entry, iterations), photo, hole, blend=blend)
+    damaged = photo.copy()
+    damaged[hole] = 255                                  # damage.py's white fill: what the hole looks like
+    text = scores(result, photo, hole, damaged, "input (hole white)") if clean else \
+        "no scores: the photo is not marked clean, so there is no ground truth"
+    return damaged, result, text
+
+
+def blur_photo(photo, how, sigma=1.5, seed=0):
+    """The blurred photo for a BLURS choice (the photo itself for the first): data.degrade kernels."""
+    if how == BLURS[0]:
+        return photo
+    from data import degrade
+    from data.preprocess import to_float, to_uint8
+    if how == BLURS[1]:
+        if not 0.1 <= float(sigma) <= 10:
+            raise UserError(f"sigma {sigma} is out of range: choose 0.1 to 10 pixels")
+        kernel = degrade.gaussian_kernel(float(sigma))
+    elif how == BLURS[2]:
+        kernel = degrade.motion_kernel([0, int(seed)])
+    else:
+        raise UserError(f"unknown blur choice {how!r}: choose one of {', '.join(BLURS)}")
+    return to_uint8(degrade.blur(to_float(photo), kernel)).numpy()
+
+
+def sharpen_photo(models, entry, photo, how, sigma=1.5, seed=0):
+    """uint8 photo -> (the blurred input, the sharpened result, scores text)."""
+    from sharpen import sharpen_array
+    blurred = blur_photo(photo, how, sigma, seed)
+    result = sharpen_array(models.get(entry), blurred)
+    text = "no scores: the uploaded photo is the blurred input, there is no sharp ground truth" if how == BLURS[0] \
+        else scores(result, photo, baseline=blurred, baseline_name="blurred input")
+    return blurred, result, text
+
+
+# ============================================================================ the page
+
+def _editor_photo_and_strokes(editor, payload):
+    """An ImageEditor payload -> (uint8 photo [H, W, 3], bool strokes [H, W]); unreadable -> UserError."""
+    from gradio.components.image_editor import EditorData
+    if not payload or not (payload.get("background") or payload.get("id")):
+        raise UserError("no photo: upload one (drop a file on the editor or click it)")
+    try:
+        value = editor.preprocess(EditorData(**payload))
+    except Exception:
+        raise UserError("cannot read the uploaded photo: not a JPEG/PNG/BMP/WebP/GIF image") from None
+    background = value and value.get("background")
+    if background is None:
+        raise UserError("no photo: upload one (drop a file on the editor or click it)")
+    photo = _rgb(np.asarray(background))
+    strokes = np.zeros(photo.shape[:2], bool)
+    for layer in value.get("layers") or []:
+        layer = np.asarray(layer)
+        alpha = layer[..., 3] if layer.ndim == 3 and layer.shape[-1] == 4 else np.zeros(layer.shape[:2], np.uint8)
+        if alpha.shape != strokes.shape:               # a layer drawn on another canvas size: scale it
+            import cv2
+            alpha = cv2.resize(alpha, strokes.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        strokes |= alpha > 0
+    return photo, strokes
+
+
+def _rgb(image):
+    """uint8 [H, W], [H, W, 3] or [H, W, 4] -> uint8 RGB, transparency composited onto white."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    if image.shape[-1] == 4:
+        alpha = image[..., 3:].astype(np.float32) / 255.0
+        image = np.rint(image[..., :3] * alpha + 255.0 * (1.0 - alpha))
+    return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+
+
+def _uploaded_photo(payload):
+    """A gr.Image upload payload (FileData) -> uint8 RGB, read by imagefiles like every CLI reads."""
+    import imagefiles
+    path = (payload or {}).get("path") if isinstance(payload, dict) else None
+    if not path:
+        raise UserError("no photo: upload one (drop a file on the image box or click it)")
+    try:
+        return imagefiles.read_image(path, "uploaded photo")
+    except UserError:
+        name = payload.get("orig_name") or Path(path).name
+        raise UserError(f"cannot read the uploaded photo {name}: not a JPEG/PNG/BMP/WebP/GIF image") from None
+
+
+def _png(image, out_dir, name):
+    """The result as a PNG in the app's download folder -> its path."""
+    from imagefiles import write_png
+    fd, path = tempfile.mkstemp(dir=out_dir, prefix=f"{name}_", suffix=".png")
+    os.close(fd)
+    return str(write_png(path, image))
+
+
+def _guarded(fn, n_out):
+    """A handler whose UserError (or any failure) is a warning and a message box, never a traceback."""
+    def handler(*args):
+        import gradio as gr
+        try:
+            return (*fn(*args), "")
+        except UserError as e:
+            message = f"error: {' '.join(str(e).split())}"
+        except Exception as e:   # the server keeps serving; the console keeps the traceback
+            traceback.print_exc()
+            message = f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        gr.Warning(message)
+        return (*([None] * n_out), message)
+    return handler
+
+
+def build_app(entries):
+    """The gr.Blocks page for these entries (two tabs), with the API endpoints inpaint and sharpen."""
+    import gradio as gr
+    models = Models(entries)
+    out_dir = tempfile.mkdtemp(prefix="gan-restoration-app-")
+    inpainters = [(e.label, e.path) for e in entries if e.task == "inpaint"]
+    sharpeners = [(e.label, e.path) for e in entries if e.task == "deblur"]
+
+    with gr.Blocks(title="GAN image restoration") as app:
+        gr.Markdown("# GAN image restoration\nYour own photos with the trained models of papers A-E "
+                    "(see the README). Pick a model, give a photo, press the button.")
+        with gr.Tab("Inpaint (papers A-D)"):
+            if not inpainters:
+                gr.Markdown(f"No inpainting model found. {NO_MODEL.format(where='the runs searched')}.")
+            with gr.Row():
+                with gr.Column():
+                    model = gr.Dropdown(inpainters, value=inpainters[0][1] if inpainters else None,
+                                        label="Model (paper · method · run)", elem_id="inpaint-model")
+                    editor = gr.ImageEditor(
+                        type="numpy", image_mode="RGBA", format="png", label="Photo: upload, then paint the hole",
+                        brush=gr.Brush(colors=["#ff00ff"], default_color="#ff00ff", color_mode="fixed",
+                                       default_size=16),
+                        layers=False, elem_id="inpaint-photo", height=480)
+                    hole = gr.Radio(list(HOLES), value=next(iter(HOLES)), label="Hole")
+                    with gr.Row():
+                        seed = gr.Number(0, precision=0, label="Seed of a generated hole")
+                        block = gr.Slider(4, 64, 16, step=4, label="Macroblock side (px)")
+                    with gr.Row():
+                        blend = gr.Checkbox(True, label="Poisson blending")
+                        clean = gr.Checkbox(True, label="The photo is clean: score the result against it")
+                    iterations = gr.Slider(10, 1500, 300, step=10, label="Paper C: latent search iterations")
+                    go = gr.Button("Fill the hole", variant="primary", elem_id="inpaint-run")
+                with gr.Column():
+                    with gr.Row():
+                        shown = gr.Image(label="Input (hole in white)", format="png", interactive=False,
+                                         elem_id="inpaint-input")
+                        result = gr.Image(label="Result", format="png", interactive=False, elem_id="inpaint-output")
+                    text = gr.Textbox(label="PSNR / SSIM", lines=3, elem_id="inpaint-scores")
+                    download = gr.File(label="Download the result (PNG)", elem_id="inpaint-download")
+                    message = gr.Textbox(label="Message", elem_id="inpaint-message")
+
+            def inpaint_event(key, payload, hole_label, seed, block, blend, clean, iterations):
+                entry = models.entry(key, "inpaint")
+                photo, strokes = _editor_photo_and_strokes(editor, payload)
+                check_size(photo)
+                if hole_label not in HOLES:
+                    raise UserError(f"unknown hole {hole_label!r}: choose one of {', '.join(HOLES)}")
+                kind = HOLES[hole_label]
+                h, w = strokes.shape
+                holes = strokes if kind is None else generated_hole(kind, int(seed or 0), h, w, int(block))
+                if kind is None and not strokes.any():
+                    raise UserError("no hole: paint over the region to fill with the brush, or choose a "
+                                    "generated hole")
+                damaged, out, scored = inpaint_photo(models, entry, photo, holes, bool(blend), bool(clean),
+                                                     int(iterations))
+                return damaged, out, scored, _png(out, out_dir, "inpainted")
+
+            go.click(_guarded(inpaint_event, 4), [model, editor, hole, seed, block, blend, clean, iterations],
+                     [shown, result, text, download, message], api_name="inpaint", preprocess=False)
+
+        with gr.Tab("Deblur (paper E)"):
+            if not sharpeners:
+                gr.Markdown(f"No deblurring model found. {NO_MODEL.format(where='the runs searched')}.")
+            with gr.Row():
+                with gr.Column():
+                    model_e = gr.Dropdown(sharpeners, value=sharpeners[0][1] if sharpeners else None,
+                                          label="Model (paper · method · run)", elem_id="sharpen-model")
+                    photo_e = gr.Image(type="numpy", format="png", label="Photo", elem_id="sharpen-photo")
+                    how = gr.Radio(list(BLURS), value=BLURS[0], label="Blur")
+                    with gr.Row():
+                        sigma = gr.Slider(0.5, 3.0, 1.5, step=0.1, label="Gaussian sigma (px)")
+                        seed_e = gr.Number(0, precision=0, label="Motion kernel seed")
+                    go_e = gr.Button("Sharpen", variant="primary", elem_id="sharpen-run")
+                with gr.Column():
+                    with gr.Row():
+                        shown_e = gr.Image(label="Blurred input", format="png", interactive=False)
+                        result_e = gr.Image(label="Sharpened", format="png", interactive=False)
+                    text_e = gr.Textbox(label="PSNR / SSIM", lines=3)
+                    download_e = gr.File(label="Download the result (PNG)")
+                    message_e = gr.Textbox(label="Message")
+
+            def sharpen_event(key, payload, how, sigma, seed):
+                entry = models.entry(key, "deblur")
+                photo = check_size(_uploaded_photo(payload))
+                blurred, out, scored = sharpen_photo(models, entry, photo, how, float(sigma), int(seed or 0))
+                return blurred, out, scored, _png(out, out_dir, "sharpened")
+
+            go_e.click(_guarded(sharpen_event, 4), [model_e, photo_e, how, sigma, seed_e],
+                       [shown_e, result_e, text_e, download_e, message_e], api_name="sharpen", preprocess=False)
+    app.queue(default_concurrency_limit=1)     # one model call at a time: the CPU is the bottleneck
+    app.out_dir = out_dir
+    return app
+
+
+def launch(app, port=7860, host="127.0.0.1"):
+    """Start serving without blocking -> the local URL; a busy port -> UserError."""
+    try:
+        app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
+                   allowed_paths=[app.out_dir])
+    except OSError as e:
+        raise UserError(f"cannot serve on {host}:{port} ({' '.join(str(e).split())}): pass another --port") from None
+    return app.local_url
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=7860, help="the local port (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to bind (default: %(default)s, this machine only; 0.0.0.0 shares it)")
+    p.add_argument("--model", action="append", default=[], metavar="PATH",
+                   help="a run directory or exported .keras file to offer (repeat for more)")
+    p.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), metavar="DIR",
+                   help="folders of run directories to search (default: %(default)s)")
+    a = p.parse_args(argv)
+    if not 0 < a.port < 65536:
+        raise UserError(f"--port must be 1..65535, got {a.port}")
+    entries = find_models(a.runs, a.model)
+    if not entries:
+        raise UserError(NO_MODEL.format(where=", ".join(f"{r}/" for r in a.runs)))
+    app = build_app(entries)
+    url = launch(app, a.port, a.host)
+    print(f"app: {len(entries)} models ({', '.join(sorted({e.letter or '?' for e in entries}))}); "
+          f"open {url} (Ctrl-C stops it)", flush=True)
+    try:
+        app.block_thread()
+    finally:
+        app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -84,6 +84,15 @@ def _detail(letter, config, run):
     return ", ".join(p for p in parts if p)
 
 
+def _short(path):
+    """A path as the label shows it: relative to the working folder when inside it, else its last two parts."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path("…", *path.parts[-2:])) if len(path.parts) > 2 else str(path)
+
+
 def entry_for(path):
     """A run directory or .keras file -> Entry, None when it holds no usable model; papers.py and the
     run's config.json say which paper it is (a .keras file inside <run>/export/ gets its run's)."""
@@ -101,7 +110,7 @@ def entry_for(path):
         if not usable:
             return None
         detail = _detail(paper.letter, config, path)
-        label = f"{paper.letter} · {paper.name}{f' ({detail})' if detail else ''} · {path}"
+        label = f"{paper.letter} · {paper.name}{f' ({detail})' if detail else ''} · {_short(path)}"
         return Entry(str(path), paper.task, paper.letter, label)
     if path.suffix == ".keras" and path.is_file():
         inputs = _keras_inputs(path)
@@ -111,7 +120,7 @@ def entry_for(path):
         config = rundir.read_config(path.parent.parent) if path.parent.name == rundir.EXPORT else None
         paper = papers.PAPERS.get((config or {}).get("paper"))
         what = f"{paper.letter} · {paper.name}" if paper else ("inpainter" if task == "inpaint" else "deblurring generator")
-        return Entry(str(path), task, paper.letter if paper else "", f"{what} · {path}")
+        return Entry(str(path), task, paper.letter if paper else "", f"{what} · {_short(path)}")
     raise UserError(f"no model at {path}; pass a trained run directory or an exported .keras file")
 
 
@@ -309,7 +318,9 @@ def build_app(entries):
     import gradio as gr
     models = Models(entries)
     out_dir = tempfile.mkdtemp(prefix="gan-restoration-app-")
-    inpainters = [(e.label, e.path) for e in entries if e.task == "inpaint"]
+    # paper C's latent search is slow: listed last, so a feed-forward model is the default
+    inpainters = [(e.label, e.path) for e in sorted((e for e in entries if e.task == "inpaint"),
+                                                    key=lambda e: e.letter == "C")]
     sharpeners = [(e.label, e.path) for e in entries if e.task == "deblur"]
 
     with gr.Blocks(title="GAN image restoration") as app:
@@ -326,23 +337,24 @@ def build_app(entries):
                         type="numpy", image_mode="RGBA", format="png", label="Photo: upload, then paint the hole",
                         brush=gr.Brush(colors=["#ff00ff"], default_color="#ff00ff", color_mode="fixed",
                                        default_size=16),
-                        layers=False, elem_id="inpaint-photo", height=480)
+                        layers=False, elem_id="inpaint-photo", height=420)
                     hole = gr.Radio(list(HOLES), value=next(iter(HOLES)), label="Hole")
-                    with gr.Row():
-                        seed = gr.Number(0, precision=0, label="Seed of a generated hole")
-                        block = gr.Slider(4, 64, 16, step=4, label="Macroblock side (px)")
-                    with gr.Row():
-                        blend = gr.Checkbox(True, label="Poisson blending")
-                        clean = gr.Checkbox(True, label="The photo is clean: score the result against it")
-                    iterations = gr.Slider(10, 1500, 300, step=10, label="Paper C: latent search iterations")
                     go = gr.Button("Fill the hole", variant="primary", elem_id="inpaint-run")
+                    with gr.Accordion("Options", open=False):
+                        with gr.Row():
+                            seed = gr.Number(0, precision=0, label="Seed of a generated hole")
+                            block = gr.Slider(4, 64, 16, step=4, label="Macroblock side (px)")
+                        with gr.Row():
+                            blend = gr.Checkbox(True, label="Poisson blending")
+                            clean = gr.Checkbox(True, label="The photo is clean: score the result against it")
+                        iterations = gr.Slider(10, 1500, 300, step=10, label="Paper C: latent search iterations")
                 with gr.Column():
                     with gr.Row():
                         shown = gr.Image(label="Input (hole in white)", format="png", interactive=False,
                                          elem_id="inpaint-input")
                         result = gr.Image(label="Result", format="png", interactive=False, elem_id="inpaint-output")
-                    text = gr.Textbox(label="PSNR / SSIM", lines=3, elem_id="inpaint-scores")
-                    download = gr.File(label="Download the result (PNG)", elem_id="inpaint-download")
+                    text = gr.Textbox(label="PSNR / SSIM", lines=2, elem_id="inpaint-scores")
+                    download = gr.File(label="Download the result (PNG)", height=120, elem_id="inpaint-download")
                     message = gr.Textbox(label="Message", elem_id="inpaint-message")
 
             def inpaint_event(key, payload, hole_label, seed, block, blend, clean, iterations):
@@ -373,16 +385,17 @@ def build_app(entries):
                                           label="Model (paper · method · run)", elem_id="sharpen-model")
                     photo_e = gr.Image(type="numpy", format="png", label="Photo", elem_id="sharpen-photo")
                     how = gr.Radio(list(BLURS), value=BLURS[0], label="Blur")
-                    with gr.Row():
-                        sigma = gr.Slider(0.5, 3.0, 1.5, step=0.1, label="Gaussian sigma (px)")
-                        seed_e = gr.Number(0, precision=0, label="Motion kernel seed")
                     go_e = gr.Button("Sharpen", variant="primary", elem_id="sharpen-run")
+                    with gr.Accordion("Options", open=False):
+                        with gr.Row():
+                            sigma = gr.Slider(0.5, 3.0, 1.5, step=0.1, label="Gaussian sigma (px)")
+                            seed_e = gr.Number(0, precision=0, label="Motion kernel seed")
                 with gr.Column():
                     with gr.Row():
                         shown_e = gr.Image(label="Blurred input", format="png", interactive=False)
                         result_e = gr.Image(label="Sharpened", format="png", interactive=False)
-                    text_e = gr.Textbox(label="PSNR / SSIM", lines=3)
-                    download_e = gr.File(label="Download the result (PNG)")
+                    text_e = gr.Textbox(label="PSNR / SSIM", lines=2)
+                    download_e = gr.File(label="Download the result (PNG)", height=120)
                     message_e = gr.Textbox(label="Message")
 
             def sharpen_event(key, payload, how, sigma, seed):

@@ -1,0 +1,245 @@
+"""app.py: each endpoint through gradio_client, and the page in a real headless Chromium.
+
+One smoke model per task is trained in-process (paper D on lost macroblocks, paper E's generator,
+one step each: the test checks the wiring and the inference contract, not the quality), and the
+app serves them on a free localhost port for the whole module.
+"""
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import app  # noqa: E402
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SCREENSHOT = ROOT / "docs" / "images" / "app.png"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write(path, rgb_or_rgba):
+    a = np.asarray(rgb_or_rgba)
+    code = cv2.COLOR_RGBA2BGRA if a.shape[-1] == 4 else cv2.COLOR_RGB2BGR
+    assert cv2.imwrite(str(path), cv2.cvtColor(a, code))
+    return str(path)
+
+
+def _read(path):
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, fast_graphs):
+    """Smoke-trained paper D and E runs, a paper C run directory (listed, never run), the app serving
+    them on a free port, a gradio_client Client, and a bundled photo (non-square) as a file."""
+    import train_context_encoder
+    import train_deblur
+    tmp = tmp_path_factory.mktemp("app")
+    runs = tmp / "runs"
+    quiet = ["--steps", "1", "--log-every", "50", "--save-every", "100000", "--image-every", "100000"]
+    train_context_encoder.main(["--smoke", "--mask", "macroblock", "--run-dir", str(runs / "d")] + quiet)
+    # Gaussian blur only: tracing the motion-blur pipeline would double the fixture's time
+    train_deblur.main(["--smoke", "--variant", "nonbn_res", "--vgg-weights", "none", "--image-size", "32",
+                       "--blur", "gaussian", "--run-dir", str(runs / "e")] + quiet)
+    (runs / "c" / "ckpt").mkdir(parents=True)
+    (runs / "c" / "config.json").write_text(json.dumps({"paper": "C", "loss": "bce", "image_size": 32}))
+    (runs / "c" / "ckpt" / "checkpoint").write_text("")
+    loose = tmp / "loose.keras"                                    # a .keras outside any run directory
+    shutil.copy(runs / "d" / "export" / "inpainter.keras", loose)
+    entries = app.find_models([str(runs)], [str(loose)])
+    server = app.build_app(entries)
+    url = app.launch(server, _free_port())
+    from gradio_client import Client
+    photo = np.ascontiguousarray(skimage.data.chelsea()[40:240, 80:340])        # 200 x 260 RGB
+    yield dict(tmp=tmp, runs=runs, entries=entries, url=url, client=Client(url, verbose=False), photo=photo,
+               photo_file=_write(tmp / "photo.png", photo), loose=loose)
+    server.close()
+
+
+def _editor(path, layer=None):
+    from gradio_client import handle_file
+    return {"background": handle_file(path) if path else None,
+            "layers": [handle_file(layer)] if layer else [], "composite": None, "id": None}
+
+
+def _inpaint(s, editor, hole="drawn with the brush", model=None, seed=0):
+    return s["client"].predict(model or str(s["runs"] / "d"), editor, hole, seed, 16, True, True, 300,
+                               api_name="/inpaint")
+
+
+def _check_completion(s, shown, result, hole):
+    """Size kept, every known pixel the photo's own, the hole filled (not left white)."""
+    photo = s["photo"]
+    assert result.shape == photo.shape and shown.shape == photo.shape
+    np.testing.assert_array_equal(result[~hole], photo[~hole])
+    np.testing.assert_array_equal(shown[~hole], photo[~hole])
+    assert (shown[hole] == 255).all()
+    assert (result[hole] != 255).any(axis=-1).mean() > 0.9
+
+
+def test_models_are_found_and_labelled_by_paper(served):
+    labels = {Path(e.path).name: (e.task, e.label) for e in served["entries"]}
+    assert labels["d"][0] == "inpaint" and labels["d"][1].startswith("D · context encoder (macroblock holes, 32 px)")
+    assert labels["e"][0] == "deblur" and labels["e"][1].startswith("E · no-BN residual deblurring GAN (nonbn_res)")
+    assert labels["c"][0] == "inpaint" and "C · WGAN latent search (bce prior, latent search" in labels["c"][1]
+    assert labels["loose.keras"] == ("inpaint", f"inpainter · {app._short(served['loose'])}")
+    assert labels["d"][1].endswith("· …/runs/d")                      # outside the working folder: short
+    assert app.entry_for(served["runs"] / "d" / "export" / "inpainter.keras").label.startswith("D · context encoder")
+
+
+def test_inpaint_endpoint_with_a_brush_stroke(served):
+    photo = served["photo"]
+    layer = np.zeros(photo.shape[:2] + (4,), np.uint8)
+    cv2.line(layer, (60, 100), (200, 110), (255, 0, 255, 255), 14)             # a brush stroke
+    hole = layer[..., 3] > 0
+    shown, result, text, download, message = _inpaint(
+        served, _editor(served["photo_file"], _write(served["tmp"] / "stroke.png", layer)))
+    assert message == ""
+    _check_completion(served, _read(shown), _read(result), hole)
+    np.testing.assert_array_equal(_read(download), _read(result))               # the PNG download
+    assert text.startswith("result: PSNR ") and "SSIM" in text and "in the hole" in text
+
+
+@pytest.mark.parametrize("hole", ["centre square", "random rectangles", "lost macroblocks", "bursts of lost macroblocks"])
+def test_inpaint_endpoint_with_a_generated_hole(served, hole):
+    shown, result, text, _, message = _inpaint(served, _editor(served["photo_file"]), hole, seed=2,
+                                               model=str(served["loose"]))
+    assert message == ""
+    shown, result = _read(shown), _read(result)
+    kind = app.HOLES[hole]
+    expected = app.generated_hole(kind, 2, *served["photo"].shape[:2], block=16)
+    _check_completion(served, shown, result, expected)
+    assert "PSNR" in text
+
+
+@pytest.mark.parametrize("how", app.BLURS)
+def test_sharpen_endpoint(served, how):
+    from gradio_client import handle_file
+    blurred, result, text, download, message = served["client"].predict(
+        str(served["runs"] / "e"), handle_file(served["photo_file"]), how, 2.0, 3, api_name="/sharpen")
+    assert message == ""
+    blurred, result = _read(blurred), _read(result)
+    assert result.shape == blurred.shape == served["photo"].shape
+    if how == app.BLURS[0]:
+        np.testing.assert_array_equal(blurred, served["photo"])
+        assert text.startswith("no scores")
+    else:
+        assert np.abs(blurred.astype(int) - served["photo"]).mean() > 1               # it was blurred
+        assert "blurred input: PSNR" in text
+    np.testing.assert_array_equal(_read(download), result)
+
+
+def test_every_bad_input_is_a_message_and_the_server_keeps_serving(served):
+    from gradio_client import handle_file
+    tmp = served["tmp"]
+    (tmp / "notes.png").write_text("not an image")
+    small = _write(tmp / "small.png", served["photo"][:10, :12])
+    empty = _write(tmp / "empty_layer.png", np.zeros(served["photo"].shape[:2] + (4,), np.uint8))
+    cases = {
+        "no image": (lambda: _inpaint(served, _editor(None)), "no photo"),
+        "unreadable": (lambda: _inpaint(served, _editor(str(tmp / "notes.png"))), "cannot read the uploaded photo"),
+        "no hole": (lambda: _inpaint(served, _editor(served["photo_file"], empty)), "no hole"),
+        "too small": (lambda: _inpaint(served, _editor(small), "centre square"), "at least 16x16"),
+        "unknown model": (lambda: _inpaint(served, _editor(served["photo_file"]), "centre square",
+                                           model="nope"), "no inpaint model 'nope'"),
+        "deblur: no image": (lambda: served["client"].predict(str(served["runs"] / "e"), None, app.BLURS[0], 1.5, 0,
+                                                              api_name="/sharpen"), "no photo"),
+        "deblur: unreadable": (lambda: served["client"].predict(
+            str(served["runs"] / "e"), handle_file(str(tmp / "notes.png")), app.BLURS[0], 1.5, 0,
+            api_name="/sharpen"), "cannot read the uploaded photo notes.png"),
+    }
+    for name, (call, expected) in cases.items():
+        *outputs, message = call()
+        assert outputs == [None] * 4, name
+        assert message.startswith("error: ") and expected in message and "\n" not in message, (name, message)
+        assert "Traceback" not in message
+    shown, result, *_ , message = _inpaint(served, _editor(served["photo_file"]), "centre square")
+    assert message == "" and _read(result).shape == served["photo"].shape
+
+
+def test_without_a_model_it_names_the_training_command(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--runs", str(tmp_path)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no trained model found") and "python demo.py" in err[0]
+
+
+@pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                    reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
+                           f"apt-get install -y chromium chromium-driver (.ci/run does)")
+def test_in_a_real_browser_upload_draw_fill(served):
+    """Upload a photo, draw a stroke with the mouse, run the smoke model, read the result image back."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1100"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+    def wait_for(find, what, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            found = find()
+            if found:
+                return found
+            time.sleep(0.25)
+        driver.save_screenshot(str(served["tmp"] / "failed.png"))
+        raise AssertionError(f"the page never showed {what} (screenshot {served['tmp'] / 'failed.png'})")
+
+    try:
+        driver.get(served["url"])
+        upload = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-photo input[type=file]"),
+                          "the photo editor")
+        upload[0].send_keys(served["photo_file"])
+        canvas = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-photo canvas"), "the canvas")[-1]
+        time.sleep(1.0)                                           # the photo is drawn onto the canvas
+        ActionChains(driver).move_to_element_with_offset(canvas, -70, 0).click_and_hold() \
+            .move_by_offset(50, 6).move_by_offset(50, 6).move_by_offset(40, -4).release().perform()
+        time.sleep(0.5)
+        driver.find_element(By.CSS_SELECTOR, "#inpaint-run").click()
+        message = driver.find_element(By.CSS_SELECTOR, "#inpaint-message textarea")
+        images = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-output img")
+                          or message.get_attribute("value"), "a result or a message", timeout=120)
+        assert not isinstance(images, str), images
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-input img"), "the input image")
+        shown_src = driver.find_element(By.CSS_SELECTOR, "#inpaint-input img").get_attribute("src")
+        result_src = images[0].get_attribute("src")
+        driver.execute_script("window.scrollTo(0, 0)")
+        time.sleep(0.5)
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+    finally:
+        driver.quit()
+
+    def fetch(src):
+        data = np.frombuffer(urllib.request.urlopen(src, timeout=30).read(), np.uint8)
+        return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+    shown, result, photo = fetch(shown_src), fetch(result_src), served["photo"]
+    hole = (shown != photo).any(axis=-1)                          # where the stroke went (shown white)
+    assert 500 < hole.sum() < 0.5 * hole.size                     # a stroke, not nothing, not everything
+    rows = np.nonzero(hole)[0]
+    assert abs(rows.mean() - photo.shape[0] / 2) < 0.2 * photo.shape[0]   # across the middle, as drawn
+    _check_completion(served, shown, result, hole)

@@ -313,6 +313,26 @@ def _guarded(fn, n_out):
     return handler
 
 
+def _model_picker(gr, choices, what, prefix):
+    """The no-model note (when there is none) and the model dropdown of one tab."""
+    if not choices:
+        gr.Markdown(f"No {what} model found. {NO_MODEL.format(where='the runs searched')}.")
+    return gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model (paper · method · run)",
+                       elem_id=f"{prefix}-model")
+
+
+def _result_column(gr, input_label, result_label, prefix):
+    """A tab's outputs: the input as the model saw it, the result, scores, the PNG download, the message."""
+    with gr.Column():
+        with gr.Row():
+            shown = gr.Image(label=input_label, format="png", interactive=False, elem_id=f"{prefix}-input")
+            result = gr.Image(label=result_label, format="png", interactive=False, elem_id=f"{prefix}-output")
+        text = gr.Textbox(label="PSNR / SSIM", lines=2, elem_id=f"{prefix}-scores")
+        download = gr.File(label="Download the result (PNG)", height=120, elem_id=f"{prefix}-download")
+        message = gr.Textbox(label="Message", elem_id=f"{prefix}-message")
+    return [shown, result, text, download, message]
+
+
 def build_app(entries):
     """The gr.Blocks page for these entries (two tabs), with the API endpoints inpaint and sharpen."""
     import gradio as gr
@@ -327,12 +347,9 @@ def build_app(entries):
         gr.Markdown("# GAN image restoration\nYour own photos with the trained models of papers A-E "
                     "(see the README). Pick a model, give a photo, press the button.")
         with gr.Tab("Inpaint (papers A-D)"):
-            if not inpainters:
-                gr.Markdown(f"No inpainting model found. {NO_MODEL.format(where='the runs searched')}.")
             with gr.Row():
                 with gr.Column():
-                    model = gr.Dropdown(inpainters, value=inpainters[0][1] if inpainters else None,
-                                        label="Model (paper · method · run)", elem_id="inpaint-model")
+                    model = _model_picker(gr, inpainters, "inpainting", "inpaint")
                     editor = gr.ImageEditor(
                         type="numpy", image_mode="RGBA", format="png", label="Photo: upload, then paint the hole",
                         brush=gr.Brush(colors=["#ff00ff"], default_color="#ff00ff", color_mode="fixed",
@@ -348,14 +365,7 @@ def build_app(entries):
                             blend = gr.Checkbox(True, label="Poisson blending")
                             clean = gr.Checkbox(True, label="The photo is clean: score the result against it")
                         iterations = gr.Slider(10, 1500, 300, step=10, label="Paper C: latent search iterations")
-                with gr.Column():
-                    with gr.Row():
-                        shown = gr.Image(label="Input (hole in white)", format="png", interactive=False,
-                                         elem_id="inpaint-input")
-                        result = gr.Image(label="Result", format="png", interactive=False, elem_id="inpaint-output")
-                    text = gr.Textbox(label="PSNR / SSIM", lines=2, elem_id="inpaint-scores")
-                    download = gr.File(label="Download the result (PNG)", height=120, elem_id="inpaint-download")
-                    message = gr.Textbox(label="Message", elem_id="inpaint-message")
+                outputs = _result_column(gr, "Input (hole in white)", "Result", "inpaint")
 
             def inpaint_event(key, payload, hole_label, seed, block, blend, clean, iterations):
                 entry = models.entry(key, "inpaint")
@@ -374,15 +384,12 @@ def build_app(entries):
                 return damaged, out, scored, _png(out, out_dir, "inpainted")
 
             go.click(_guarded(inpaint_event, 4), [model, editor, hole, seed, block, blend, clean, iterations],
-                     [shown, result, text, download, message], api_name="inpaint", preprocess=False)
+                     outputs, api_name="inpaint", preprocess=False)
 
         with gr.Tab("Deblur (paper E)"):
-            if not sharpeners:
-                gr.Markdown(f"No deblurring model found. {NO_MODEL.format(where='the runs searched')}.")
             with gr.Row():
                 with gr.Column():
-                    model_e = gr.Dropdown(sharpeners, value=sharpeners[0][1] if sharpeners else None,
-                                          label="Model (paper · method · run)", elem_id="sharpen-model")
+                    model_e = _model_picker(gr, sharpeners, "deblurring", "sharpen")
                     photo_e = gr.Image(type="numpy", format="png", label="Photo", elem_id="sharpen-photo")
                     how = gr.Radio(list(BLURS), value=BLURS[0], label="Blur")
                     go_e = gr.Button("Sharpen", variant="primary", elem_id="sharpen-run")
@@ -390,13 +397,7 @@ def build_app(entries):
                         with gr.Row():
                             sigma = gr.Slider(0.5, 3.0, 1.5, step=0.1, label="Gaussian sigma (px)")
                             seed_e = gr.Number(0, precision=0, label="Motion kernel seed")
-                with gr.Column():
-                    with gr.Row():
-                        shown_e = gr.Image(label="Blurred input", format="png", interactive=False)
-                        result_e = gr.Image(label="Sharpened", format="png", interactive=False)
-                    text_e = gr.Textbox(label="PSNR / SSIM", lines=2)
-                    download_e = gr.File(label="Download the result (PNG)", height=120)
-                    message_e = gr.Textbox(label="Message")
+                outputs_e = _result_column(gr, "Blurred input", "Sharpened", "sharpen")
 
             def sharpen_event(key, payload, how, sigma, seed):
                 entry = models.entry(key, "deblur")
@@ -405,7 +406,7 @@ def build_app(entries):
                 return blurred, out, scored, _png(out, out_dir, "sharpened")
 
             go_e.click(_guarded(sharpen_event, 4), [model_e, photo_e, how, sigma, seed_e],
-                       [shown_e, result_e, text_e, download_e, message_e], api_name="sharpen", preprocess=False)
+                       outputs_e, api_name="sharpen", preprocess=False)
     app.queue(default_concurrency_limit=1)     # one model call at a time: the CPU is the bottleneck
     app.out_dir = out_dir
     return app

@@ -23,6 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
 
+# One worker runs the whole module under `pytest -n 2` (pyproject's --dist loadgroup): the trained
+# models and the server are set up once, not once per worker.
+pytestmark = pytest.mark.xdist_group("app")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "docs" / "images" / "app.png"
 

@@ -217,9 +217,11 @@ def test_in_a_real_browser_upload_draw_fill(served):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1100"):
+    # the editor draws with WebGL: SwiftShader (software) is the only WebGL a headless server has
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
+                "--enable-unsafe-swiftshader", "--window-size=1400,1100"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
     def wait_for(find, what, timeout=60):
@@ -230,7 +232,9 @@ def test_in_a_real_browser_upload_draw_fill(served):
                 return found
             time.sleep(0.25)
         driver.save_screenshot(str(served["tmp"] / "failed.png"))
-        raise AssertionError(f"the page never showed {what} (screenshot {served['tmp'] / 'failed.png'})")
+        console = [e["message"][:200] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+        raise AssertionError(f"the page never showed {what} (screenshot {served['tmp'] / 'failed.png'}); "
+                             f"browser console: {console[-6:]}")
 
     try:
         driver.get(served["url"])

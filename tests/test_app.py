@@ -209,7 +209,8 @@ def test_without_a_model_it_names_the_training_command(tmp_path):
                     reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
                            f"apt-get install -y chromium chromium-driver (.ci/run does)")
 def test_in_a_real_browser_upload_draw_fill(served):
-    """Upload a photo, draw a stroke with the mouse, run the smoke model, read the result image back."""
+    """Upload a photo, draw a stroke with the mouse, run the smoke model, read the result image back.
+    The screenshot lands in the test's folder; UPDATE_SCREENSHOT=1 also writes the README's docs/images/app.png."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
@@ -267,8 +268,10 @@ def test_in_a_real_browser_upload_draw_fill(served):
         result_src = images[0].get_attribute("src")
         driver.execute_script("window.scrollTo(0, 0)")
         time.sleep(0.5)
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOT))
+        driver.save_screenshot(str(served["tmp"] / "app.png"))
+        if os.environ.get("UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists():   # else the tree stays clean
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(served["tmp"] / "app.png", SCREENSHOT)
     finally:
         driver.quit()
 

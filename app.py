@@ -31,6 +31,7 @@ import numpy as np
 import papers
 import rundir
 from errors import UserError, cli
+import cliargs
 
 DEFAULT_RUNS = ("runs", "results/runs")
 MIN_SIDE = 16          # [choice] smallest photo side accepted (sharpen.py's minimum; SSIM needs 11)
@@ -423,7 +424,7 @@ def launch(app, port=7860, host="127.0.0.1"):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=7860, help="the local port (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1",
                    help="the address to bind (default: %(default)s, this machine only; 0.0.0.0 shares it)")

@@ -17,23 +17,25 @@ from pathlib import Path
 import numpy as np
 
 from errors import UserError, cli
+import cliargs
+from cliargs import fraction, image_side, positive_int, seed_int
 from imagefiles import read_image, write_png
 
 FILLS = {"white": 255, "black": 0, "gray": 128}
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image", required=True, help="the image to damage (JPEG, PNG, BMP, WebP)")
     p.add_argument("--out", required=True, help="the damaged image, a .png")
     p.add_argument("--mask-out", default=None, help="the mask .png, white = lost (default: <out>_mask.png)")
     p.add_argument("--kind", choices=("macroblock", "burst", "center"), default="macroblock",
                    help="what is lost (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="which random loss pattern (default: %(default)s)")
-    p.add_argument("--block", type=int, default=16, help="macroblock side in pixels (default: %(default)s)")
-    p.add_argument("--rate", type=float, default=0.25,
+    p.add_argument("--seed", type=seed_int, default=0, help="which random loss pattern (default: %(default)s)")
+    p.add_argument("--block", type=positive_int, default=16, help="macroblock side in pixels (default: %(default)s)")
+    p.add_argument("--rate", type=fraction, default=0.25,
                    help="--kind macroblock: probability that a block is lost (default: %(default)s)")
-    p.add_argument("--resize", type=int, default=None, metavar="N",
+    p.add_argument("--resize", type=image_side, default=None, metavar="N",
                    help="first crop the largest centred square and resize it to N x N (128 = what the "
                         "model sees, so the blocks match its training) (default: keep the image as is)")
     p.add_argument("--fill", choices=tuple(FILLS), default="white",
@@ -58,6 +60,9 @@ def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     mask_out = Path(args.mask_out) if args.mask_out else out.with_name(out.stem + "_mask.png")
+    if out.resolve() == mask_out.resolve():
+        raise UserError(f"--out and --mask-out are the same file {out}: the mask would overwrite the damaged image; "
+                        f"give --mask-out another name")
     for path, flag in ((out, "--out"), (mask_out, "--mask-out")):
         if path.suffix.lower() != ".png":
             raise UserError(f"{flag} {path} must end in .png (lossless, so the lost pixels keep their exact value)")

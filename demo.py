@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import papers
 import rundir
 from errors import cli
+import cliargs
 
 VARIANTS = papers.PAPERS["E"].variants
 
@@ -85,7 +86,7 @@ def train_all(items, log=print):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="results", help="results folder (default: %(default)s)")
     p.add_argument("--runs", default=None, help="where the demo's models are trained (default: <out>/runs)")
     p.add_argument("--quick", action="store_true", help="1-2 steps per model and 1 test image: checks the wiring")

@@ -31,6 +31,8 @@ import numpy as np
 import papers
 import rundir
 from errors import UserError, cli
+import cliargs
+from cliargs import image_side, nonnegative_int, positive_int
 
 # ----------------------------------------------------------------------------- paper figures
 PAPER_A = {  # [paper] PSNR img1, img2; SSIM img1, img2 (two example CelebA images, mask not given)
@@ -551,7 +553,7 @@ def deblur_scores(model, eval_set, tile=None, overlap=None, log=print):
 
 def deblur_scores_command(argv):
     """`python train_deblur.py evaluate --model M --eval-set S [--json F]`: deblur_scores from the command line."""
-    p = argparse.ArgumentParser(prog="train_deblur.py evaluate", description=deblur_scores.__doc__)
+    p = cliargs.ArgumentParser(prog="train_deblur.py evaluate", description=deblur_scores.__doc__)
     p.add_argument("--model", required=True, help="run directory or exported .keras generator")
     p.add_argument("--eval-set", required=True, help="folder written by make-eval-set")
     p.add_argument("--json", default=None, help="also write the result here")
@@ -568,20 +570,20 @@ TABLES = {table: _MAKERS[table] for table in papers.TABLES}    # the tables the 
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", required=True, choices=tuple(TABLES), help="which paper's table")
     p.add_argument("--out", default=None, help="output folder (default: results/table_<X>)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N images (stated in the table)")
+    p.add_argument("--limit", type=positive_int, default=None, help="score only the first N images (stated in the table)")
     p.add_argument("--dataset", default=None,
                    help="A: tfds name / folder / samples (default celeb_a); E: source of a new eval set (default div2k)")
     p.add_argument("--data-dir", default=None, help="tfds data directory")
-    p.add_argument("--image-size", type=int, default=None, help="A: evaluation size (default 128); D: (default 128)")
+    p.add_argument("--image-size", type=image_side, default=None, help="A: evaluation size (default 128); D: (default 128)")
     p.add_argument("--note", default=None, help="a line printed at the top of the table (e.g. the training budget)")
     p.add_argument("--blend", action=argparse.BooleanOptionalAction, default=None,
                    help="Poisson-blend every method's hole (default: on for A, off for D)")
     a = p.add_argument_group("table A")
-    a.add_argument("--first", type=int, default=100_000, help="as train_iizuka.py (default: %(default)s)")
-    a.add_argument("--n-train", type=int, default=80_000, help="as train_iizuka.py; the rest is the test split")
+    a.add_argument("--first", type=positive_int, default=100_000, help="as train_iizuka.py (default: %(default)s)")
+    a.add_argument("--n-train", type=nonnegative_int, default=80_000, help="as train_iizuka.py; the rest is the test split")
     a.add_argument("--mask-bank", default=None,
                    help="folder of the saved mask banks (<dir>/glcic, <dir>/center); made on first use "
                         "(default: runs/eval_masks/table_a_<size>)")
@@ -589,7 +591,7 @@ def build_parser():
                    help="paper A run: export/stage1.keras = autoencoder, export/stage3.keras = paper A")
     a.add_argument("--dcgan-run", default="runs/c_dcgan", help="paper C run trained with --loss bce")
     a.add_argument("--unsupervised-run", default="runs/train_unsupervised", help="paper B run")
-    a.add_argument("--latent-iterations", type=int, default=1500, help="DCGAN latent search (default: %(default)s)")
+    a.add_argument("--latent-iterations", type=positive_int, default=1500, help="DCGAN latent search (default: %(default)s)")
     a.add_argument("--glcic-context-encoder-run", default="runs/context_encoder_glcic",
                    help="A's Context Encoder row: paper D's full-image variant trained with GLCIC holes "
                         "(train_context_encoder.py --mask glcic; the centre model fills only the centre square)")
@@ -602,8 +604,8 @@ def build_parser():
     e = p.add_argument_group("table E")
     e.add_argument("--eval-set", default="datasets/deblur_eval",
                    help="folder of a paper E evaluation set (train_deblur.py make-eval-set)")
-    e.add_argument("--eval-n", type=int, default=100, help="images in a newly made eval set (default: %(default)s)")
-    e.add_argument("--eval-size", type=int, default=None, help="centre crop of a newly made eval set (default: whole)")
+    e.add_argument("--eval-n", type=positive_int, default=100, help="images in a newly made eval set (default: %(default)s)")
+    e.add_argument("--eval-size", type=image_side, default=None, help="centre crop of a newly made eval set (default: whole)")
     e.add_argument("--deblur-runs", default="runs/deblur_{variant}",
                    help="run directory pattern of the four variants (default: %(default)s)")
     return p

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # a user-facing tool: no Te
 import papers
 import rundir
 from errors import UserError, cli
+import cliargs
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
@@ -132,7 +133,7 @@ def export(model, fmt, out, float16=False):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="trained run directory or exported .keras file")
     p.add_argument("--format", required=True, choices=FORMATS, help="savedmodel (TF Serving), tflite, onnx")
     p.add_argument("--out", required=True,

@@ -21,6 +21,8 @@ def read_image(path, what="image"):
     from data.imagesource import decode_image
 
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder, not an image file; pass one image")
     if not path.is_file():
         raise UserError(f"no {what} at {path}: the file does not exist")
     try:

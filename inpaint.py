@@ -11,6 +11,7 @@ known pixel of the output is the input's own, and the hole is Poisson-blended in
 """
 import argparse
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # a user-facing tool: no TensorFlow info lines
 
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 
 from errors import UserError, cli
+import cliargs
 from imagefiles import read_image, write_image
 
 
@@ -67,8 +69,11 @@ def complete(inpainter, image, hole, blend=True):
     return out
 
 
+LOSSLESS = (".png", ".bmp", ".tif", ".tiff")   # outputs that keep every known pixel exactly
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="trained run directory or exported .keras file")
     parser.add_argument("--image", required=True, help="the image to complete")
     parser.add_argument("--mask", required=True, help="PNG of the image's size, white = hole")
@@ -76,6 +81,9 @@ def main(argv=None):
     parser.add_argument("--no-blend", dest="blend", action="store_false",
                         help="paste the network's hole as it is, without Poisson blending")
     args = parser.parse_args(argv)
+    if Path(args.out).suffix.lower() not in LOSSLESS:
+        raise UserError(f"--out {args.out}: {Path(args.out).suffix or 'no extension'} is not lossless, so the known "
+                        f"pixels would change (JPEG alters nearly all of them); use .png")
     image = read_image(args.image, "image")
     hole = read_mask(args.mask, image.shape[:2])
     from inpainters import load_inpainter

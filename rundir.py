@@ -54,9 +54,25 @@ def read_config(run_dir):
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path} ({e}); fix or delete it, or use another run directory") from None
+        raise UserError(f"cannot read {path} ({' '.join(str(e).split())[:120]}); fix or delete it, "
+                        f"or use another run directory") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path} holds a {type(config).__name__}, not the settings of a run; fix or delete it, "
+                        f"or use another run directory")
+    return config
+
+
+def config_value(config, key, kind, path="config.json"):
+    """config[key] checked to be of `kind` (int, str, ...; bool is not an int): a hand-edited value like
+    `"image_size": "abc"` or null ends in one line naming the key, not a TypeError deep inside."""
+    value = config.get(key)
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if not ok:
+        raise UserError(f"{path}: {key} must be {getattr(kind, '__name__', kind)}, got {value!r}; fix or delete "
+                        f"that file, or use another run directory")
+    return value
 
 
 def write_json_atomic(path, data):

@@ -25,6 +25,7 @@ from data.masks import glcic_kw, make_mask
 from data.pipeline import inpainting_batches
 from data.sources import open_source
 from errors import UserError, cli
+from cliargs import fraction, positive_float, positive_int
 from losses.adversarial import bce_d_loss, bce_g_loss
 from models import context_encoder as ce
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
@@ -191,17 +192,17 @@ def build_parser():
                         "blocks, single or in row runs; glcic: paper A's holes (sides 24..48 at 128 px), for "
                         "paper A's Context Encoder row (full-frame decoder for all three: our extension) "
                         "(default: %(default)s)")
-    p.add_argument("--block", type=int, default=16, help="macroblock side in pixels (default: %(default)s)")
-    p.add_argument("--rate", type=float, default=0.25,
+    p.add_argument("--block", type=positive_int, default=16, help="macroblock side in pixels (default: %(default)s)")
+    p.add_argument("--rate", type=fraction, default=0.25,
                    help="--mask macroblock: probability a block is lost (default: %(default)s)")
     p.add_argument("--rec-only", action="store_true",
                    help="train 'ours(l_rec)': reconstruction loss only, no discriminator")
-    p.add_argument("--lr", type=float, default=0.001, help="Adam learning rate [paper] (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=0.001, help="Adam learning rate [paper] (default: %(default)s)")
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1 (default: %(default)s)")
-    p.add_argument("--width", type=int, default=ce.WIDTH, help="first layer's filters (default: %(default)s)")
-    p.add_argument("--bottleneck", type=int, default=ce.BOTTLENECK,
+    p.add_argument("--width", type=positive_int, default=ce.WIDTH, help="first layer's filters (default: %(default)s)")
+    p.add_argument("--bottleneck", type=positive_int, default=ce.BOTTLENECK,
                    help="feature vector length [paper] (default: %(default)s)")
-    p.add_argument("--first", type=int, default=None,
+    p.add_argument("--first", type=positive_int, default=None,
                    help="use only the first N images (sorted paths) of a --dataset folder (default: all)")
     s = parser.add_argument_group("stopping rule (see band_update)")
     s.add_argument("--band", type=float, nargs=2, default=list(BAND), metavar=("LOW", "HIGH"),

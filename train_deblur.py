@@ -26,6 +26,7 @@ from data import pipeline
 from data.degrade import KINDS, SIGMA_RANGE
 from data.sources import open_source
 from errors import UserError, cli
+from cliargs import positive_float, positive_int
 from losses import adversarial, perceptual, pixel
 from models import deblur
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
@@ -183,7 +184,7 @@ def build_parser():
     parser.set_defaults(paper="E")
     parser.add_argument("--variant", choices=VARIANTS, default="nonbn_res_l",
                         help="StackedG, ResG, NonBN-ResG, NonBN-ResG + perceptual/texture losses (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=LR, help="Adam learning rate of G and D (default: %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=LR, help="Adam learning rate of G and D (default: %(default)s)")
     parser.add_argument("--lr-decay-at", type=int, default=LR_DECAY_AT,
                         help="step from which lr is multiplied by --lr-decay (default: %(default)s)")
     parser.add_argument("--lr-decay", type=float, default=LR_DECAY, help="(default: %(default)s)")
@@ -194,10 +195,10 @@ def build_parser():
                         help="blur of the training inputs (data/degrade.py) (default: %(default)s)")
     parser.add_argument("--sigma-range", type=float, nargs=2, default=list(SIGMA_RANGE), metavar=("LO", "HI"),
                         help="Gaussian blur sigma range (default: %(default)s)")
-    parser.add_argument("--filters", type=int, default=deblur.FILTERS, help="generator width (default: %(default)s)")
+    parser.add_argument("--filters", type=positive_int, default=deblur.FILTERS, help="generator width (default: %(default)s)")
     parser.add_argument("--blocks", type=int, default=deblur.BLOCKS, help="residual blocks (default: %(default)s)")
-    parser.add_argument("--d-filters", type=int, default=deblur.FILTERS, help="discriminator width (default: %(default)s)")
-    parser.add_argument("--d-dense", type=int, default=1024, help="discriminator dense units (default: %(default)s)")
+    parser.add_argument("--d-filters", type=positive_int, default=deblur.FILTERS, help="discriminator width (default: %(default)s)")
+    parser.add_argument("--d-dense", type=positive_int, default=1024, help="discriminator dense units (default: %(default)s)")
     return parser
 
 

@@ -24,6 +24,7 @@ from data.pipeline import inpainting_batches
 from data.preprocess import center_crop_resize, stretch_resize, to_float
 from data.sources import open_source
 from errors import UserError, cli
+from cliargs import nonnegative_float, nonnegative_int, positive_float, positive_int
 from losses import adversarial, perceptual, pixel
 from models import iizuka
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
@@ -48,26 +49,26 @@ def build_parser():
     a = parser.add_argument_group("paper A")
     a.add_argument("--stage", type=int, choices=(1, 2, 3), default=1,
                    help="1: G with MSE + perceptual; 2: D with G frozen; 3: both (default: %(default)s)")
-    a.add_argument("--width", type=int, default=iizuka.WIDTH, help="base channel count (default: %(default)s)")
-    a.add_argument("--local-size", type=int, default=iizuka.LOCAL_SIZE,
+    a.add_argument("--width", type=positive_int, default=iizuka.WIDTH, help="base channel count (default: %(default)s)")
+    a.add_argument("--local-size", type=positive_int, default=iizuka.LOCAL_SIZE,
                    help="side of the local area the local discriminator sees (default: %(default)s)")
-    a.add_argument("--hole-min", type=int, default=24, help="smallest hole side (default: %(default)s)")
-    a.add_argument("--hole-max", type=int, default=48, help="largest hole side (default: %(default)s)")
-    a.add_argument("--fc-units", type=int, default=iizuka.FC_UNITS,
+    a.add_argument("--hole-min", type=positive_int, default=24, help="smallest hole side (default: %(default)s)")
+    a.add_argument("--hole-max", type=positive_int, default=48, help="largest hole side (default: %(default)s)")
+    a.add_argument("--fc-units", type=positive_int, default=iizuka.FC_UNITS,
                    help="each discriminator's output size (default: %(default)s)")
-    a.add_argument("--alpha", type=float, default=ALPHA, help="GAN weight in eq. 4 (default: %(default)s)")
-    a.add_argument("--beta", type=float, default=BETA, help="perceptual weight in eq. 4 (default: %(default)s)")
-    a.add_argument("--lr", type=float, default=1.0, help="Adadelta learning rate (default: %(default)s)")
-    a.add_argument("--first", type=int, default=100_000, help="use the first N images (default: %(default)s)")
-    a.add_argument("--n-train", type=int, default=80_000,
+    a.add_argument("--alpha", type=nonnegative_float, default=ALPHA, help="GAN weight in eq. 4 (default: %(default)s)")
+    a.add_argument("--beta", type=nonnegative_float, default=BETA, help="perceptual weight in eq. 4 (default: %(default)s)")
+    a.add_argument("--lr", type=positive_float, default=1.0, help="Adadelta learning rate (default: %(default)s)")
+    a.add_argument("--first", type=positive_int, default=100_000, help="use the first N images (default: %(default)s)")
+    a.add_argument("--n-train", type=nonnegative_int, default=80_000,
                    help="of which the first K train, the rest test (default: %(default)s)")
     a.add_argument("--resize", choices=("crop", "stretch"), default="crop",
                    help="crop: centre square then resize; stretch: resize the whole image (default: %(default)s)")
-    a.add_argument("--mean-images", type=int, default=0,
+    a.add_argument("--mean-images", type=nonnegative_int, default=0,
                    help="images used for the per-channel mean; 0 = the whole training split (default: %(default)s)")
     a.add_argument("--report-magnitudes", action="store_true",
                    help="measure L_M and L_P with the current G on the first batches, print them, and exit")
-    a.add_argument("--magnitude-batches", type=int, default=4, help="batches --report-magnitudes averages over")
+    a.add_argument("--magnitude-batches", type=positive_int, default=4, help="batches --report-magnitudes averages over")
     return parser
 
 

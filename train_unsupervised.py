@@ -23,6 +23,7 @@ from data.masks import make_mask
 from data.pipeline import inpainting_batches
 from data.sources import FileSource, open_source
 from errors import UserError, cli
+from cliargs import positive_float, positive_int
 from losses.adversarial import bce_d_loss, bce_g_loss
 from models import unsupervised
 from training import checkpoint, distribute, flags, loop, run, setup, summaries
@@ -176,9 +177,9 @@ def build_parser():
     parser.set_defaults(paper="B")
     parser.add_argument("--mask", choices=MASKS, default="mixed",
                         help="holes: centre square or random rectangles, half each (default: %(default)s)")
-    parser.add_argument("--width", type=int, default=64, help="DCGAN base width (default: %(default)s)")
+    parser.add_argument("--width", type=positive_int, default=64, help="DCGAN base width (default: %(default)s)")
     parser.add_argument("--code-dim", type=int, default=100, help="encoder code = DCGAN z (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=2e-4, help="Adam, G and D (default: %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam, G and D (default: %(default)s)")
     parser.add_argument("--beta1", type=float, default=0.5, help="(default: %(default)s)")
     parser.add_argument("--beta2", type=float, default=0.999, help="(default: %(default)s)")
     return parser

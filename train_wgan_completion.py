@@ -24,6 +24,8 @@ import tensorflow as tf
 from data.pipeline import inpainting_batches
 from data.sources import open_source
 from errors import UserError, cli
+import cliargs
+from cliargs import nonnegative_float, nonnegative_int, positive_float, positive_int
 from losses.adversarial import GP_WEIGHT, bce_d_loss, bce_g_loss, gradient_penalty, wgan_d_loss, wgan_g_loss
 from models import wgan
 from training import checkpoint, distribute, flags, loop, run, setup, summaries
@@ -35,7 +37,7 @@ _Z_STREAM, _GP_STREAM = 0xC1, 0xC2
 # ============================================================================ train
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="train_wgan_completion.py train", description=__doc__,
+    parser = cliargs.ArgumentParser(prog="train_wgan_completion.py train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     flags.add_common_flags(parser, dataset="celeb_a", steps=100_000, batch_size=64, image_size=64,
                            run_dir="runs/train_wgan_completion", log_every=100, save_every=1000, image_every=1000)
@@ -44,24 +46,24 @@ def build_parser():
                         help="wasserstein = WGAN critic; bce = plain DCGAN (default: %(default)s)")
     parser.add_argument("--gp", action="store_true",
                         help="WGAN-GP: gradient penalty instead of clipping, no BN in the critic, Adam 1e-4 (0, 0.9)")
-    parser.add_argument("--clip", type=float, default=0.01, help="WGAN weight clipping (default: %(default)s)")
-    parser.add_argument("--gp-weight", type=float, default=GP_WEIGHT, help="(default: %(default)s)")
-    parser.add_argument("--n-critic", type=int, default=None,
+    parser.add_argument("--clip", type=positive_float, default=0.01, help="WGAN weight clipping (default: %(default)s)")
+    parser.add_argument("--gp-weight", type=nonnegative_float, default=GP_WEIGHT, help="(default: %(default)s)")
+    parser.add_argument("--n-critic", type=positive_int, default=None,
                         help="critic steps per generator step (default: 5 for WGAN and WGAN-GP, 1 for bce)")
     parser.add_argument("--warm-critic", type=int, default=100,
                         help="WGAN (clipping) only: critic steps for the first --warm-steps generator steps "
                              "and every --warm-every-th (default: %(default)s)")
     parser.add_argument("--warm-steps", type=int, default=25, help="(default: %(default)s)")
     parser.add_argument("--warm-every", type=int, default=500, help="(default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="default: RMSProp 5e-5 (WGAN), Adam 1e-4 (WGAN-GP), Adam 2e-4 (bce)")
-    parser.add_argument("--width", type=int, default=64, help="DCGAN base width (default: %(default)s)")
-    parser.add_argument("--z-dim", type=int, default=wgan.Z_DIM, help="(default: %(default)s)")
+    parser.add_argument("--width", type=positive_int, default=64, help="DCGAN base width (default: %(default)s)")
+    parser.add_argument("--z-dim", type=positive_int, default=wgan.Z_DIM, help="(default: %(default)s)")
     # [choice] the selection of train_iizuka.py, so the prior of paper A's "DCGAN" row never sees table A's
     # test images (train[80000:100000]); evaluate.py refuses to score a run that did.
-    parser.add_argument("--first", type=int, default=100_000,
+    parser.add_argument("--first", type=positive_int, default=100_000,
                         help="use the first N images of --dataset (as train_iizuka.py; default: %(default)s)")
-    parser.add_argument("--n-train", type=int, default=80_000,
+    parser.add_argument("--n-train", type=nonnegative_int, default=80_000,
                         help="of which the first K train; the rest are paper A's test images (default: %(default)s)")
     return parser
 

@@ -20,6 +20,8 @@ import tensorflow as tf
 import rundir
 from data.masks import as_seed, example_seed, make_mask
 from errors import UserError
+import cliargs
+from cliargs import seed_int
 from imagefiles import read_image, write_png
 
 MANIFEST = "manifest.json"
@@ -227,13 +229,13 @@ def make_deblur_set_command(argv):
 
     from data.degrade import KINDS
 
-    p = argparse.ArgumentParser(prog="train_deblur.py make-eval-set", description=make_deblur_set.__doc__)
+    p = cliargs.ArgumentParser(prog="train_deblur.py make-eval-set", description=make_deblur_set.__doc__)
     p.add_argument("--dataset", default="div2k", help="tfds name, folder or 'samples' (default: %(default)s)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", required=True, help="folder to write the set to")
     p.add_argument("--n", type=int, default=100, help="images (default: %(default)s, DIV2K validation)")
     p.add_argument("--size", type=int, default=None, help="centre crop size (default: whole images)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--seed", type=seed_int, default=0, help="(default: %(default)s)")
     p.add_argument("--blur", choices=("mixed",) + tuple(KINDS), default="mixed", help="(default: %(default)s)")
     a = p.parse_args(argv)
     make_deblur_set(a.dataset, a.out, a.n, a.size, a.seed, a.blur, a.data_dir)

@@ -32,6 +32,8 @@ from data.preprocess import center_crop_resize, stretch_resize
 from data.records import FORMAT, MANIFEST, VERSION, read_manifest
 from data.sources import open_source
 from errors import UserError, cli
+import cliargs
+from cliargs import nonnegative_int, positive_int
 
 PARTIAL = "shards.partial.json"
 RESIZE = ("crop", "stretch", "none")
@@ -130,7 +132,7 @@ def _write_json(path, obj):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m data.shards", description=__doc__,
+    p = cliargs.ArgumentParser(prog="python -m data.shards", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", help="tfds name (celeb_a, cifar10, div2k/bicubic_x4), an image folder, or 'samples'")
     p.add_argument("out", help="folder to write (created; rerun the same command to resume)")
@@ -139,8 +141,8 @@ def main(argv=None):
                    help="crop: centred square resized to --size (A, B, C); stretch; none: full images "
                         "(D, E take random crops) (default: %(default)s)")
     p.add_argument("--split", default="train", help="train or test (default: %(default)s)")
-    p.add_argument("--first", type=int, default=None, help="convert only the first N images (then split)")
-    p.add_argument("--n-train", type=int, default=None, help="with --first: the first K of them are train")
+    p.add_argument("--first", type=positive_int, default=None, help="convert only the first N images (then split)")
+    p.add_argument("--n-train", type=nonnegative_int, default=None, help="with --first: the first K of them are train")
     p.add_argument("--data-dir", default=None, help="tfds data directory")
     p.add_argument("--shard-images", type=int, default=SHARD_IMAGES, help="images per shard (default: %(default)s)")
     args = p.parse_args(argv)

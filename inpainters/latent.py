@@ -21,6 +21,8 @@ from tqdm import tqdm
 
 import rundir
 from errors import UserError
+import cliargs
+from cliargs import positive_float, positive_int, seed_int
 from losses.adversarial import EPSILON
 from losses.pixel import contextual_loss
 from models import wgan
@@ -134,7 +136,7 @@ def latent_inpainter(run_dir, iterations=1500, lam=0.003, weighted=False, seed=0
 # ============================================================================ the complete command
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="train_wgan_completion.py complete",
+    p = cliargs.ArgumentParser(prog="train_wgan_completion.py complete",
                                 description="Complete damaged images by latent search in a trained paper-C run.")
     p.add_argument("--run-dir", default="runs/train_wgan_completion", help="the trained run (default: %(default)s)")
     p.add_argument("--images", default="samples",
@@ -143,14 +145,14 @@ def build_parser():
                    help="center (S/2 square), rectangles (random, per image), or a PNG path (white = hole) "
                         "(default: %(default)s)")
     p.add_argument("--out", default=None, help="output folder (default: <run-dir>/completions)")
-    p.add_argument("--iterations", type=int, default=1500, help="(default: %(default)s)")
+    p.add_argument("--iterations", type=positive_int, default=1500, help="(default: %(default)s)")
     p.add_argument("--lam", type=float, default=0.003, help="lambda of L_perceptual (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=0.01, help="Adam on z (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=0.01, help="Adam on z (default: %(default)s)")
     p.add_argument("--weighted-context", action="store_true",
                    help="Yeh's weighting: each known pixel by the hole fraction of its 7x7 neighbourhood")
-    p.add_argument("--batch-size", type=int, default=64, help="images searched at once (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=64, help="at most this many images (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images searched at once (default: %(default)s)")
+    p.add_argument("--limit", type=positive_int, default=64, help="at most this many images (default: %(default)s)")
+    p.add_argument("--seed", type=seed_int, default=0, help="(default: %(default)s)")
     p.add_argument("--no-blend", action="store_true", help="skip Poisson blending")
     return p
 

@@ -285,6 +285,10 @@ def restore_from(path, **objects):
     Returns the checkpoint prefix used.
     """
     prefix = resolve_checkpoint(path)
+    why = damage(prefix)
+    if why is not None:
+        raise UserError(f"checkpoint {prefix} is damaged ({why}); use an earlier checkpoint prefix "
+                        f"(ckpt/ckpt-N) or resume its run once, which falls back to the newest intact one")
     saved = saved_objects(prefix)
     missing = sorted(set(objects) - saved)
     if missing:

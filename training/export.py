@@ -41,6 +41,10 @@ def load_exported(path):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no model file at {path}; pass a trained run directory or an exported .keras file")
+    import zipfile
+    if not zipfile.is_zipfile(path):                 # a .keras file is a zip archive
+        raise UserError(f"{path} is not a Keras model file (damaged or another format); re-export it from "
+                        f"its run directory")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as e:  # a truncated zip, a foreign file, an unregistered custom layer

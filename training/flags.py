@@ -15,6 +15,9 @@ import copy
 import sys
 from pathlib import Path
 
+import cliargs
+from cliargs import image_side, positive_int, seed_int
+
 # Fallbacks for scripts that do not pass a paper value; every train script should pass its own.
 COMMON_DEFAULTS = dict(
     dataset="samples",
@@ -34,13 +37,6 @@ COMMON_DEFAULTS = dict(
 )
 
 
-def _positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def add_common_flags(parser, **defaults):
     """Add the common flags to `parser`, with `defaults` (paper values) overriding COMMON_DEFAULTS."""
     unknown = set(defaults) - set(COMMON_DEFAULTS)
@@ -55,12 +51,12 @@ def add_common_flags(parser, **defaults):
     g.add_argument("--data-dir", default=d["data_dir"], help="tfds data directory (default: tfds' own)")
     g.add_argument("--run-dir", default=d["run_dir"],
                    help="where config, checkpoints, logs and images go; rerun to resume (default: %(default)s)")
-    g.add_argument("--steps", type=_positive_int, default=d["steps"],
+    g.add_argument("--steps", type=positive_int, default=d["steps"],
                    help="total training steps; raise it on a rerun to continue (default: %(default)s)")
-    g.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
+    g.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
                    help="global batch size, split over replicas (default: %(default)s)")
-    g.add_argument("--image-size", type=_positive_int, default=d["image_size"], help="(default: %(default)s)")
-    g.add_argument("--seed", type=int, default=d["seed"], help="the one seed of the run (default: %(default)s)")
+    g.add_argument("--image-size", type=image_side, default=d["image_size"], help="(default: %(default)s)")
+    g.add_argument("--seed", type=seed_int, default=d["seed"], help="the one seed of the run (default: %(default)s)")
     g.add_argument("--smoke", action="store_true",
                    help="tiny widths, sizes and steps: a seconds-long CPU run that checks the wiring")
     g.add_argument("--vgg-weights", default=d["vgg_weights"],
@@ -75,10 +71,10 @@ def add_common_flags(parser, **defaults):
                         "must be a folder they all share (default: %(default)s)")
     g.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=False,
                    help="deterministic TF ops (slower; bit-identical reruns on the same machine)")
-    g.add_argument("--log-every", type=_positive_int, default=d["log_every"], help="(default: %(default)s)")
-    g.add_argument("--save-every", type=_positive_int, default=d["save_every"], help="(default: %(default)s)")
-    g.add_argument("--image-every", type=_positive_int, default=d["image_every"], help="(default: %(default)s)")
-    g.add_argument("--keep", type=_positive_int, default=d["keep"], help="checkpoints kept (default: %(default)s)")
+    g.add_argument("--log-every", type=positive_int, default=d["log_every"], help="(default: %(default)s)")
+    g.add_argument("--save-every", type=positive_int, default=d["save_every"], help="(default: %(default)s)")
+    g.add_argument("--image-every", type=positive_int, default=d["image_every"], help="(default: %(default)s)")
+    g.add_argument("--keep", type=positive_int, default=d["keep"], help="checkpoints kept (default: %(default)s)")
     return parser
 
 
@@ -88,7 +84,7 @@ def common_parser(description=None, prog=None, **defaults):
     prog: the script's name (e.g. "train_iizuka.py"); it names the default run directory
     runs/<prog stem>, also when main() is called from another script. Default: sys.argv[0].
     """
-    parser = argparse.ArgumentParser(description=description, prog=prog,
+    parser = cliargs.ArgumentParser(description=description, prog=prog,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     return add_common_flags(parser, **defaults)
 

@@ -1,0 +1,92 @@
+"""Hardening (issue 15): every bad input to a CLI ends in ONE `error:` line and exit code 2, run
+in-process; nothing is written over a user's file."""
+import numpy as np
+import pytest
+
+import damage
+import inpaint
+import sharpen
+import train_context_encoder
+import train_deblur
+from errors import main_guard
+from imagefiles import write_png
+
+
+def _one_error_line(capsys, fn, argv):
+    with pytest.raises(SystemExit) as e:
+        main_guard(fn)(argv)
+    assert e.value.code == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    write_png(path, np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8))
+    return str(path)
+
+
+@pytest.mark.parametrize("fn,argv,says", [
+    (damage.main, ["--image", "P", "--out", "o.png", "--resize", "100000"], "--resize: expected an image side"),
+    (damage.main, ["--image", "P", "--out", "o.png", "--seed", str(2**70)], "--seed: expected a seed"),
+    (damage.main, ["--image", "P", "--out", "o.png", "--rate", "nan"], "--rate"),
+    (damage.main, ["--image", "P", "--out", "o.png", "--nope"], "unrecognized arguments: --nope"),
+    (train_deblur.main, ["--filters", "0"], "--filters: expected a positive integer, got 0"),
+    (train_deblur.main, ["--lr", "-1"], "--lr: expected a positive number"),
+    (train_context_encoder.main, ["--first", "0"], "--first: expected a positive integer"),
+    (train_context_encoder.main, ["--image-size", "abc"], "--image-size: expected an image side"),
+    (sharpen.main, ["--model", "m", "--image", "P", "--out", "o.png", "--tile", "-3"], "--tile"),
+])
+def test_bad_flags_give_one_line(capsys, photo, fn, argv, says):
+    """argparse's usage block is gone: one `error: prog: ... (see --help)` line, exit 2."""
+    line = _one_error_line(capsys, fn, [photo if a == "P" else a for a in argv])
+    assert says in line and line.endswith("(see --help)")
+
+
+def test_damage_refuses_to_write_the_mask_over_the_image(capsys, photo, tmp_path):
+    out = tmp_path / "p.png"
+    line = _one_error_line(capsys, damage.main, ["--image", photo, "--out", str(out), "--mask-out", str(out)])
+    assert "same file" in line and not out.exists()
+
+
+def test_inpaint_refuses_a_lossy_output(capsys, photo, tmp_path):
+    """JPEG changed 26,996 of 27,000 known pixels: "known pixels are never changed" needs a lossless file."""
+    line = _one_error_line(capsys, inpaint.main, ["--model", "m", "--image", photo, "--mask", photo,
+                                                  "--out", str(tmp_path / "x.jpg")])
+    assert "not lossless" in line and ".png" in line
+
+
+def test_a_folder_as_image_and_a_corrupt_keras_file_say_what_they_are(capsys, tmp_path, photo):
+    line = _one_error_line(capsys, damage.main, ["--image", str(tmp_path), "--out", str(tmp_path / "o.png")])
+    assert "is a folder" in line
+    bad = tmp_path / "generator.keras"
+    bad.write_bytes(b"not a zip")
+    line = _one_error_line(capsys, sharpen.main, ["--model", str(bad), "--image", photo, "--out", str(tmp_path / "s.png")])
+    assert "not a Keras model file" in line
+
+
+@pytest.mark.parametrize("config", ["[1, 2]", "null", '{"paper": "E", "variant": "nonbn_res", "filters": "abc", "blocks": 5}',
+                                    "{garbage"])
+def test_sharpen_on_a_run_with_a_garbled_config(capsys, tmp_path, photo, config):
+    run = tmp_path / "run"
+    (run / "ckpt").mkdir(parents=True)
+    (run / "config.json").write_text(config)
+    line = _one_error_line(capsys, sharpen.main, ["--model", str(run), "--image", photo, "--out", str(tmp_path / "s.png")])
+    assert "config.json" in line
+
+
+def test_sharpen_refuses_a_tile_that_keeps_almost_nothing(capsys, tmp_path):
+    """--tile 40 kept a 2-px centre per tile (~7,500 model calls on a large photo, no progress shown)."""
+    import keras
+    from models import deblur
+    G = deblur.generator("nonbn_res", filters=4, blocks=1)
+    model = tmp_path / "g.keras"
+    G.save(model)
+    big = tmp_path / "big.png"
+    write_png(big, np.zeros((300, 300, 3), np.uint8))
+    line = _one_error_line(capsys, sharpen.main, ["--model", str(model), "--image", str(big), "--out",
+                                                  str(tmp_path / "s.png"), "--tile", "40"])
+    assert "keeps a centre of only" in line and "--tile" in line
+    assert keras.saving.load_model(model, compile=False) is not None

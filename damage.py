@@ -75,6 +75,12 @@ def main(argv=None):
         if args.resize < 2:
             raise UserError(f"--resize must be >= 2, got {args.resize}")
         image = center_crop_resize(image, args.resize).numpy()
+    h, w = image.shape[:2]
+    need = 2 if args.kind == "center" else args.block
+    if min(h, w) < need:
+        raise UserError(f"{args.image} is {w}x{h} pixels: too small to lose "
+                        f"{'a centre square' if args.kind == 'center' else f'{need}x{need} macroblocks'} "
+                        f"(needs at least {need} on each side); use a larger image or a smaller --block")
     damaged, mask = damage(image, args.kind, args.seed, args.block, args.rate, FILLS[args.fill])
     write_png(out, damaged)
     write_png(mask_out, mask[..., None])

@@ -51,6 +51,13 @@ def test_damage_refuses_to_write_the_mask_over_the_image(capsys, photo, tmp_path
     assert "same file" in line and not out.exists()
 
 
+def test_damage_on_a_tiny_image_says_it_is_too_small(capsys, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    write_png(tiny, np.zeros((1, 1, 3), np.uint8))
+    line = _one_error_line(capsys, damage.main, ["--image", str(tiny), "--out", str(tmp_path / "o.png")])
+    assert "is 1x1 pixels: too small" in line
+
+
 def test_inpaint_refuses_a_lossy_output(capsys, photo, tmp_path):
     """JPEG changed 26,996 of 27,000 known pixels: "known pixels are never changed" needs a lossless file."""
     line = _one_error_line(capsys, inpaint.main, ["--model", "m", "--image", photo, "--mask", photo,

@@ -61,6 +61,15 @@ def write_image(path, image):
     return path
 
 
+def write_image_atomic(path, image):
+    """write_image through a temporary file renamed into place: a crash never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    write_image(tmp, image)
+    tmp.replace(path)
+    return path
+
+
 def write_png(path, image):
     """uint8 [H, W, 3] (or grey [H, W, 1]) -> a PNG file at `path` (the folder is created)."""
     path = Path(path)

@@ -72,15 +72,52 @@ def complete(inpainter, image, hole, blend=True):
 LOSSLESS = (".png", ".bmp", ".tif", ".tiff")   # outputs that keep every known pixel exactly
 
 
+def complete_folder(args):
+    """--images DIR --masks DIR --out DIR: every image with its mask, as PNGs named after the images."""
+    import folders
+    from imagefiles import write_image_atomic
+    from inpainters import load_inpainter
+
+    if not args.masks:
+        raise UserError("--images needs --masks (a folder of masks named like the images, or <name>_mask.png)")
+    images = folders.images_in(args.images)
+    inpainter = load_inpainter(args.model)
+    items, unpaired = [], 0
+    for image in images:
+        mask = folders.mask_for(image, args.masks)
+        if mask is None:
+            unpaired += 1
+        else:
+            items.append((image.stem, (image, mask)))
+    if not items:
+        raise UserError(f"no image in {args.images} has a mask in {args.masks} (x.png or x_mask.png for image x.*)")
+
+    def one(paths, out):
+        image = read_image(paths[0], "image")
+        write_image_atomic(out, complete(inpainter, image, read_mask(paths[1], image.shape[:2]), blend=args.blend))
+
+    folders.run_batch(items, args.out, one, f"inpainting with {inpainter.name}")
+    if unpaired:
+        print(f"{unpaired} image(s) without a mask in {args.masks} were left out")
+    return 0
+
+
 def main(argv=None):
     parser = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="trained run directory or exported .keras file")
-    parser.add_argument("--image", required=True, help="the image to complete")
-    parser.add_argument("--mask", required=True, help="PNG of the image's size, white = hole")
+    one = parser.add_mutually_exclusive_group(required=True)
+    one.add_argument("--image", help="the image to complete")
+    one.add_argument("--images", help="a folder of images to complete (with --masks; --out is then a folder)")
+    parser.add_argument("--mask", help="PNG of the image's size, white = hole")
+    parser.add_argument("--masks", help="with --images: a folder of masks, x.png or x_mask.png for image x.*")
     parser.add_argument("--out", required=True, help="where to write the result (.png keeps it lossless)")
     parser.add_argument("--no-blend", dest="blend", action="store_false",
                         help="paste the network's hole as it is, without Poisson blending")
     args = parser.parse_args(argv)
+    if args.images:
+        return complete_folder(args)
+    if not args.mask:
+        raise UserError("--image needs --mask (a PNG of the image's size, white = hole)")
     if Path(args.out).suffix.lower() not in LOSSLESS:
         raise UserError(f"--out {args.out}: {Path(args.out).suffix or 'no extension'} is not lossless, so the known "
                         f"pixels would change (JPEG alters nearly all of them); use .png")

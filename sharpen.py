@@ -118,10 +118,37 @@ def sharpen_array(model, image_uint8, tile=DEFAULT_TILE, overlap=None):
     return to_uint8(sharpen_float(model, x, tile, overlap)).numpy()
 
 
+def check_tile(tile, overlap, h, w):
+    """A tile must keep a centre of at least MIN_CENTRE px once the overlap is cut from both sides."""
+    if max(h, w) > tile and tile - 2 * overlap < MIN_CENTRE:
+        raise UserError(f"--tile {tile} keeps a centre of only {max(tile - 2 * overlap, 0)} px per tile "
+                        f"(the overlap is {overlap} px on each side): use --tile {2 * overlap + MIN_CENTRE} or more")
+
+
+def sharpen_folder(a):
+    """--images DIR --out DIR: every photo sharpened into DIR/<name>.png (progress, skip, resume)."""
+    import folders
+    from imagefiles import write_image_atomic
+
+    files = folders.images_in(a.images)
+    G = load_generator(a.model)
+    overlap = receptive_radius(G) if a.overlap is None else a.overlap
+
+    def one(path, out):
+        image = read_image(path)
+        check_tile(a.tile, overlap, *image.shape[:2])
+        write_image_atomic(out, sharpen_array(G, image, a.tile, overlap))
+
+    folders.run_batch([(f.stem, f) for f in files], a.out, one, "sharpening")
+    return 0
+
+
 def main(argv=None):
     p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="train_deblur.py run directory or exported .keras generator")
-    p.add_argument("--image", required=True, help="the blurry photo")
+    one = p.add_mutually_exclusive_group(required=True)
+    one.add_argument("--image", help="the blurry photo")
+    one.add_argument("--images", help="a folder of blurry photos (--out is then a folder of PNGs)")
     p.add_argument("--out", required=True, help="where to write the result (.png, .jpg, ...)")
     p.add_argument("--tile", type=positive_int, default=DEFAULT_TILE,
                    help="process images larger than this in tiles of this side (default: %(default)s)")
@@ -132,15 +159,15 @@ def main(argv=None):
         raise UserError(f"--tile must be at least {MIN_SIZE}, got {a.tile}")
     if a.overlap is not None and a.overlap < 0:
         raise UserError(f"--overlap must be >= 0, got {a.overlap}")
+    if a.images:
+        return sharpen_folder(a)
     image = read_image(a.image)
     h, w = image.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise UserError(f"{a.image} is {w}x{h}; sharpen.py needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
     G = load_generator(a.model)
     overlap = receptive_radius(G) if a.overlap is None else a.overlap
-    if max(h, w) > a.tile and a.tile - 2 * overlap < MIN_CENTRE:
-        raise UserError(f"--tile {a.tile} keeps a centre of only {max(a.tile - 2 * overlap, 0)} px per tile "
-                        f"(the overlap is {overlap} px on each side): use --tile {2 * overlap + MIN_CENTRE} or more")
+    check_tile(a.tile, overlap, h, w)
     out = sharpen_array(G, image, a.tile, overlap)
     imagefiles.write_image(a.out, out)
     print(f"wrote {a.out} ({w}x{h})")

@@ -69,7 +69,7 @@ def test_end_to_end_keeps_size_and_every_known_pixel(files, blend):
 def test_run_directory_and_grey_mask(files):
     inp = inpainters.load_inpainter(files["run_dir"])
     assert inp.image_size == 32
-    out = files["tmp"] / "out_run.jpg"
+    out = files["tmp"] / "out_run.bmp"          # lossless formats other than PNG are fine too
     assert inpaint.main(["--model", str(files["run_dir"]), "--image", str(files["image"]),
                          "--mask", str(files["grey_mask"]), "--out", str(out)]) == 0
     assert _read(out).shape == files["damaged"].shape
@@ -110,7 +110,7 @@ def _errors(files):
     image, mask, model = str(files["image"]), str(files["mask"]), str(files["model"])
     return {
         "missing model": (str(tmp / "nope.keras"), image, mask, "no model at"),
-        "unreadable model": (str(bad_model), image, mask, "cannot load model"),
+        "unreadable model": (str(bad_model), image, mask, "is not a Keras model file"),
         "run dir without export": (str(empty_run), image, mask, "has no export/inpainter.keras"),
         "missing image": (model, str(tmp / "nope.png"), mask, "does not exist"),
         "unreadable image": (model, str(not_image), mask, "cannot read image"),
@@ -153,3 +153,30 @@ def test_cli_completes_with_a_model_loaded_in_a_fresh_process(files):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result, hole = _read(out), files["hole"]
     np.testing.assert_array_equal(result[~hole], files["damaged"][~hole])
+
+
+def test_folder_batch_pairs_by_name_skips_and_resumes(files, tmp_path, capsys):
+    """--images DIR --masks DIR --out DIR: x.* pairs with x.png or x_mask.png; an unreadable image is
+    skipped and counted; a second run skips what exists (an interrupted batch resumes)."""
+    import inpaint
+    images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    masks.mkdir()
+    for name in ("a", "b"):
+        (images / f"{name}.png").write_bytes(files["image"].read_bytes())
+    (masks / "a.png").write_bytes(files["mask"].read_bytes())
+    (masks / "b_mask.png").write_bytes(files["grey_mask"].read_bytes())
+    (images / "c.png").write_bytes(b"not an image")
+    (masks / "c.png").write_bytes(files["mask"].read_bytes())
+    (images / "d.png").write_bytes(files["image"].read_bytes())     # no mask: left out, said so
+    argv = ["--model", str(files["model"]), "--images", str(images), "--masks", str(masks), "--out", str(out)]
+    assert inpaint.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "2 written" in text and "1 unreadable or unusable" in text and "1 image(s) without a mask" in text
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    done = cv2.imread(str(out / "a.png"))[..., ::-1]
+    assert np.array_equal(done[~files["hole"]], files["damaged"][~files["hole"]])   # known pixels kept
+    assert np.array_equal(cv2.imread(str(out / "a.png")), cv2.imread(str(out / "b.png")))
+    stamp = (out / "a.png").stat().st_mtime_ns
+    assert inpaint.main(argv) == 0                                   # resume: nothing redone
+    assert "0 written" in capsys.readouterr().out and (out / "a.png").stat().st_mtime_ns == stamp

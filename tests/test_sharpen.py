@@ -74,13 +74,15 @@ def _cli(capsys, *argv):
 def test_cli_keeps_the_size_and_tiles_big_images(tmp_path, capsys):
     G = deblur.generator("res_bn", filters=4, blocks=2)
     model = export.export_model(G, tmp_path / "g.keras")
-    image = _write(tmp_path / "in.png", _photo(37, 53))
+    image = _write(tmp_path / "in.png", _photo(150, 171))
     code, _ = _cli(capsys, "--model", str(model), "--image", str(image), "--out", str(tmp_path / "out.png"))
     assert code == 0
     whole = sharpen.read_image(tmp_path / "out.png")
-    assert whole.shape == (37, 53, 3)
+    assert whole.shape == (150, 171, 3)
+    tile = 2 * sharpen.receptive_radius(G) + sharpen.MIN_CENTRE     # the smallest tile sharpen.py accepts
+    assert tile < 150                                              # so the image is really tiled
     code, _ = _cli(capsys, "--model", str(model), "--image", str(image), "--out", str(tmp_path / "t.png"),
-                   "--tile", "32")
+                   "--tile", str(tile))
     assert code == 0
     _same_uint8(sharpen.read_image(tmp_path / "t.png"), whole)
 
@@ -138,3 +140,20 @@ def test_short_training_makes_a_blurred_photo_sharper(tmp_path, capsys):
     (rd / "export" / "generator.keras").unlink()
     G = sharpen.load_generator(rd)
     np.testing.assert_array_equal(sharpen.sharpen_array(G, blurred), out)
+
+
+def test_folder_batch_sharpens_every_photo_and_resumes(tmp_path, capsys):
+    import sharpen
+    model = export.export_model(deblur.generator("nonbn_res", filters=4, blocks=1), tmp_path / "g.keras")
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    _write(photos / "one.png", _photo(40, 52))
+    from imagefiles import write_image
+    write_image(photos / "two.jpg", _photo(48, 40))
+    (photos / "broken.png").write_bytes(b"\x89PNG broken")
+    argv = ["--model", str(model), "--images", str(photos), "--out", str(out)]
+    assert sharpen.main(argv) == 0
+    assert "2 written" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["one.png", "two.png"]
+    assert sharpen.read_image(out / "two.png").shape == (48, 40, 3)
+    assert sharpen.main(argv) == 0 and "2 already there" in capsys.readouterr().out

@@ -40,6 +40,40 @@ class Inpainter:
                             f"mask [B,S,S,1]] of a fixed square size")
         self.image_size = int(shape[1])
 
+    def any_size(self):
+        """The same network and weights taking images of any size (multiples of 4), or None.
+
+        Only a fully convolutional network qualifies: one whose features never collapse to a 1x1
+        vector at its training size (paper A's completion network, as GLCIC, keeps S/4 maps; the
+        context encoders of B and D squeeze the image into one code). Rebuilt once from the model's
+        config with free spatial input dims, and cached."""
+        if getattr(self, "_any_size", False) is not False:
+            return self._any_size
+        self._any_size = None
+        layers = self.model._flatten_layers(include_self=False, recursive=True)
+        shapes = [tuple(getattr(getattr(layer, "output", None), "shape", ()) or ()) for layer in layers]
+        if any(len(s) == 4 and s[1] == 1 and s[2] == 1 for s in shapes) or any(len(s) == 2 for s in shapes):
+            return None
+        config = self.model.get_config()
+        for layer in config["layers"]:
+            if layer["class_name"] == "InputLayer":
+                shape = layer["config"]["batch_shape"]
+                layer["config"]["batch_shape"] = [shape[0], None, None, shape[-1]]
+        try:
+            import keras
+            model = keras.Model.from_config(config)
+            model.set_weights(self.model.get_weights())
+        except Exception:        # a layer that needs its input size: not fully convolutional after all
+            return None
+        self._any_size = model
+        return model
+
+    def predict_any_size(self, image, mask):
+        """One image [H,W,3] in [-1, 1] and mask [H,W,1] (H, W multiples of 4) -> [H,W,3] prediction."""
+        model = self.any_size()
+        return np.asarray(model([image[None].astype(np.float32), mask[None].astype(np.float32)],
+                                training=False), np.float32)[0]
+
     def predict(self, images, masks, batch_size=16):
         """[B,S,S,3] in [-1, 1] and [B,S,S,1] masks -> [B,S,S,3] float32 predictions (no compositing)."""
         images = np.asarray(images, np.float32)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pytest
 import skimage.data
@@ -16,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 import inpaint  # noqa: E402
 import inpainters  # noqa: E402
 from models import iizuka  # noqa: E402
-from errors import main_guard  # noqa: E402
+from errors import UserError, main_guard  # noqa: E402
 from training import export  # noqa: E402
 
 
@@ -180,3 +181,26 @@ def test_folder_batch_pairs_by_name_skips_and_resumes(files, tmp_path, capsys):
     stamp = (out / "a.png").stat().st_mtime_ns
     assert inpaint.main(argv) == 0                                   # resume: nothing redone
     assert "0 written" in capsys.readouterr().out and (out / "a.png").stat().st_mtime_ns == stamp
+
+
+def test_native_resolution_runs_paper_a_at_the_photos_size(files, tmp_path, capsys):
+    """--resolution native: paper A's fully convolutional network runs on a crop around the hole at the
+    photo's own size (the same weights as at its training size); a network with a 1x1 code refuses."""
+    inp = inpainters.load_inpainter(files["model"])
+    native = inp.any_size()
+    assert native is not None and native.inputs[0].shape[1] is None
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
+    m = np.zeros((1, 32, 32, 1), np.float32)
+    m[:, 8:20, 10:22] = 1
+    np.testing.assert_allclose(native([x, m]), inp.model([x, m]), atol=1e-5)   # same network at 32
+    out = inpaint.complete(inp, files["damaged"], files["hole"], blend=False, resolution="native")
+    assert out.shape == files["damaged"].shape
+    known = ~files["hole"]
+    assert np.array_equal(out[known], files["damaged"][known]) and not np.array_equal(out, files["damaged"])
+    from models import context_encoder as ce
+    enc, dec = ce.encoder(32, 4, 16), ce.decoder(32, 4, 16)
+    image, mask = keras.Input((32, 32, 3)), keras.Input((32, 32, 1))
+    squeezed = inpainters.Inpainter(keras.Model([image, mask], dec(enc(ce.fill_holes(image, mask)))))
+    assert squeezed.any_size() is None
+    with pytest.raises(UserError, match="only runs at its own 32x32"):
+        inpaint.complete(squeezed, files["damaged"], files["hole"], resolution="native")

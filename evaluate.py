@@ -272,7 +272,7 @@ def run_inpainting(methods, images, holes, out_dir, set_name, blend):
     from imagefiles import write_png
     from training.summaries import image_grid
     rows = {"input": shown[:GRID_EXAMPLES], **outputs, "ground truth": images[:GRID_EXAMPLES]}
-    write_png(Path(out_dir) / f"grid_{set_name}.png", image_grid(rows, max_examples=GRID_EXAMPLES))
+    write_png(Path(out_dir) / f"grid_{set_name}.png", image_grid(rows, max_examples=GRID_EXAMPLES, labels=True))
     return results
 
 
@@ -506,7 +506,8 @@ def table_e(args, log=print):
     from training.summaries import image_grid
     write_png(Path(args.out) / "grid_E.png",
               image_grid({k: np.stack(v) if len({x.shape for x in v}) == 1 else np.stack([_centre(x, min(
-                  min(y.shape[:2]) for y in v)) for x in v]) for k, v in grid.items()}, max_examples=GRID_EXAMPLES))
+                  min(y.shape[:2]) for y in v)) for x in v]) for k, v in grid.items()}, max_examples=GRID_EXAMPLES,
+                         labels=True))
     return result
 
 

@@ -32,12 +32,16 @@ def to_uint8(images):
     return x
 
 
-def image_grid(rows, max_examples=4, pad=2):
+def image_grid(rows, max_examples=4, pad=2, labels=False):
     """uint8 [H, W, 3] grid: one row per batch in `rows` (sequence or dict of [B, h, w, C]).
 
     Shows the first `max_examples` examples of each row; cells smaller than the largest are
-    centred on black; `pad` white pixels separate cells.
+    centred on black; `pad` white pixels separate cells. labels=True (rows a dict): each row's
+    name is written in a white column on its left, so a grid reads without its table.
     """
+    if labels and isinstance(rows, dict):
+        grid = image_grid(rows, max_examples, pad)
+        return _label_rows(grid, list(rows), pad)
     rows = list(rows.values()) if isinstance(rows, dict) else list(rows)
     if not rows:
         raise ValueError("image_grid needs at least one row")
@@ -56,6 +60,22 @@ def image_grid(rows, max_examples=4, pad=2):
             dy, dx = (cell_h - h) // 2, (cell_w - w) // 2
             grid[top + dy:top + dy + h, left + dx:left + dx + w] = image
     return grid
+
+
+def _label_rows(grid, names, pad, width=190):
+    """Prepend a white column with each row's name (OpenCV's Hershey font, wrapped at ~20 chars)."""
+    import textwrap
+    import cv2
+    n = len(names)
+    cell_h = (grid.shape[0] - pad) // n - pad
+    column = np.full((grid.shape[0], width, 3), 255, np.uint8)
+    scale = 0.45 if cell_h >= 48 else 0.35
+    for r, name in enumerate(names):
+        lines = textwrap.wrap(str(name), 22)[: max(1, cell_h // 16)]
+        top = pad + r * (cell_h + pad) + (cell_h - 16 * len(lines)) // 2 + 12
+        for i, line in enumerate(lines):
+            cv2.putText(column, line, (6, top + 16 * i), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([column, grid], axis=1)
 
 
 def _metadata(plugin, data_class):

@@ -132,7 +132,8 @@ def main(argv=None):
     texts, results = [], {}
     for name, argv_t in tables.items():
         print(f"evaluating table {name}")
-        result, text = evaluate.evaluate(argv_t + limit + ["--out", str(out / f"table_{name}"), "--note", note])
+        result, text = evaluate.evaluate(argv_t + limit + ["--step0", "--out", str(out / f"table_{name}"),
+                                                           "--note", note])
         texts.append(text)
         results[name] = {"markdown": str(out / f"table_{name}" / f"table_{name}.md"),
                          "json": str(out / f"table_{name}" / f"table_{name}.json")}

@@ -125,8 +125,10 @@ def complete_batch(inpainter, images, holes, blend=True, batch_size=16):
 
 
 def classical_inpaint(method, image, hole):
-    """OpenCV Telea / Navier-Stokes (radius INPAINT_RADIUS) or scikit-image biharmonic."""
+    """Mean fill, OpenCV Telea / Navier-Stokes (radius INPAINT_RADIUS) or scikit-image biharmonic."""
     import cv2
+    if method == "mean":      # the trivial baseline: every hole pixel = the mean colour of the known pixels
+        return np.where(hole[..., None], image[~hole].mean(axis=0).round().astype(np.uint8), image)
     if method == "biharmonic":
         from skimage.restoration import inpaint_biharmonic
         out = inpaint_biharmonic(image.astype(np.float64) / 255.0, hole, channel_axis=-1)
@@ -138,6 +140,7 @@ def classical_inpaint(method, image, hole):
     return np.where(hole[..., None], out, image).astype(np.uint8)
 
 
+MEAN_FILL = ("mean fill", "mean")   # each hole pixel = the per-channel mean of the image's known pixels
 CLASSICAL = (("OpenCV Telea", "telea"), ("OpenCV Navier-Stokes", "ns"), ("scikit-image biharmonic", "biharmonic"))
 
 
@@ -171,6 +174,44 @@ def training_selection(path):
     if trained is None:
         return None, "unknown (no config.json naming its dataset)"
     return trained, trained.describe()
+
+
+class Sharpener:
+    """A paper-E row's function: uint8 blurred -> uint8 sharpened with `generator`."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def __call__(self, image):
+        from sharpen import sharpen_array
+        return sharpen_array(self.generator, image)
+
+
+def untrained(method, seed=0):
+    """The row's model with fresh initial weights (its layers' own initialisers, seeded): what training
+    started from, so a table shows learning as the difference to this row. None for paper C's search."""
+    import keras
+    from inpainters import Inpainter
+    fn = method.fn
+    net = fn.model if isinstance(fn, Inpainter) else getattr(fn, "generator", None)
+    if net is None:
+        return None
+    keras.utils.set_random_seed(seed)
+    fresh = keras.models.clone_model(net)
+    twin = Inpainter(fresh, name=f"{fn.name} (step 0)") if isinstance(fn, Inpainter) else Sharpener(fresh)
+    return Method(f"{method.name} (step 0)", method.where, fn=twin, trained=method.trained,
+                  trained_on="none (initial weights)")
+
+
+def with_step0(methods):
+    """Each trained model row followed by the same model untrained (step 0), where it has one."""
+    out = []
+    for m in methods:
+        out.append(m)
+        twin = untrained(m) if m.status == "ok" and m.fn is not None else None
+        if twin is not None:
+            out.append(twin)
+    return out
 
 
 def model_method(name, path, loader, test=None):
@@ -234,6 +275,7 @@ def inpainting_methods_a(args, test=None):
         model_method("Context Encoder", args.glcic_context_encoder_run, _inpainter_loader, test),
         model_method("this paper (A)", _iizuka_file(args.stage_run, 3), _inpainter_loader, test),
         model_method("paper B (unsupervised)", args.unsupervised_run, _inpainter_loader, test),
+        classical_method(*MEAN_FILL),
         classical_method("OpenCV Telea (reference)", "telea"),
     ]
 
@@ -330,6 +372,8 @@ def table_a(args, log=print):
     banks = {"glcic": mask_bank(bank_root / "glcic", "glcic", n, size, log=log, **glcic_kw(size)),
              "center": mask_bank(bank_root / "center", "center", n, size, log=log, side=size // 2)}
     methods = inpainting_methods_a(args, test)
+    if args.step0:
+        methods = with_step0(methods)
     result = {"table": "A", "dataset": str(args.dataset), "n_images": n, "image_size": size,
               "training": training_lines(methods, test),
               "blend": args.blend, "mask_bank": str(bank_root), "mask_seed": MASK_SEED,
@@ -376,7 +420,7 @@ def table_d(args, log=print):
     side = size // 2
     hole = make_mask("center", [0, 0], size, size, side=side)[0].numpy()[..., 0] > 0.5
     models = [("ours(l_rec)", args.rec_only_run), ("ours(l_rec + l_adv)", args.context_encoder_run)]
-    classical = [classical_method(name, key) for name, key in CLASSICAL]
+    classical = [classical_method(name, key) for name, key in (MEAN_FILL,) + CLASSICAL]
     result = {"table": "D", "image_size": size, "hole": f"centre {side}x{side}", "blend": args.blend,
               "protocol": (f"each image centre-cropped to a square and resized to {size}x{size}, centre "
                            f"{side}x{side} hole; known pixels kept, hole {'Poisson-blended' if args.blend else 'pasted'}; "
@@ -394,6 +438,8 @@ def table_d(args, log=print):
         holes = np.repeat(hole[None], len(images), axis=0)
         test = scored_part(selection.selection(folder, "test"), len(images))
         methods = [model_method(m, path, _inpainter_loader, test) for m, path in models] + classical
+        if args.step0:
+            methods = with_step0(methods)
         result["training"] += training_lines(methods, test, f"{name} test images")
         result["sets"][name] = {"status": "ok", "where": folder, "n_images": len(images),
                                 "methods": run_inpainting(methods, images, holes, args.out, f"D_{name}", args.blend)}
@@ -473,9 +519,8 @@ def table_e(args, log=print):
     write_images(base / "input", blurred, names)
 
     def sharpen_with(path):
-        from sharpen import load_generator, sharpen_array
-        G = load_generator(path)
-        return lambda im: sharpen_array(G, im)
+        from sharpen import load_generator
+        return Sharpener(load_generator(path))
 
     methods = [Method("blurred input", eval_set, fn=lambda im: im),
                Method(f"unsharp mask (sigma {UNSHARP_SIGMA}, amount {UNSHARP_AMOUNT})", "classical", fn=unsharp_mask)]
@@ -484,6 +529,8 @@ def table_e(args, log=print):
         if manifest.get("dataset") else None
     methods += [model_method(variant, args.deblur_runs.format(variant=variant), sharpen_with, test)
                 for variant in papers.PAPERS["E"].variants]
+    if args.step0:
+        methods = with_step0(methods)
     result = {"table": "E", "eval_set": str(eval_set), "n_images": len(pairs), "dataset": manifest.get("dataset"),
               "degradation": {k: manifest.get(k) for k in ("blur", "seed", "size", "kernel_size")},
               "protocol": "whole image, RGB [0, 255], mean of per-image PSNR / SSIM (11x11 Gaussian, sigma 1.5)",
@@ -579,6 +626,9 @@ def build_parser():
                    help="A: tfds name / folder / samples (default celeb_a); E: source of a new eval set (default div2k)")
     p.add_argument("--data-dir", default=None, help="tfds data directory")
     p.add_argument("--image-size", type=image_side, default=None, help="A: evaluation size (default 128); D: (default 128)")
+    p.add_argument("--step0", action="store_true",
+                   help="beside each trained model, the same model untrained (its initial weights): "
+                        "learning shows as the difference (the demo passes it)")
     p.add_argument("--note", default=None, help="a line printed at the top of the table (e.g. the training budget)")
     p.add_argument("--blend", action=argparse.BooleanOptionalAction, default=None,
                    help="Poisson-blend every method's hole (default: on for A, off for D)")

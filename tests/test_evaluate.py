@@ -111,7 +111,7 @@ def test_table_a_missing_runs_are_not_trained(tmp_path):
             "--unsupervised-run", missing, "--mask-bank", str(tmp_path / "banks"), "--out", str(tmp_path / "A")]
     result, text = evaluate.evaluate(argv, log=_quiet)
     for s in result["sets"].values():
-        trained = {k: e["status"] for k, e in s["methods"].items() if "OpenCV" not in k}
+        trained = {k: e["status"] for k, e in s["methods"].items() if "OpenCV" not in k and k != "mean fill"}
         assert set(trained.values()) == {"not trained"}, trained
     assert text.count("not trained") == 2 * 5
 
@@ -161,13 +161,13 @@ def test_table_d_end_to_end(runs, tmp_path):
     assert result["sets"]["set14"]["status"] == "no data" and result["sets"]["bsd100"]["status"] == "no data"
     methods = result["sets"]["set5"]["methods"]
     assert methods["ours(l_rec)"]["status"] == "not trained"
-    for name in ("ours(l_rec + l_adv)", "OpenCV Telea", "OpenCV Navier-Stokes", "scikit-image biharmonic"):
+    for name in ("ours(l_rec + l_adv)", "mean fill", "OpenCV Telea", "OpenCV Navier-Stokes", "scikit-image biharmonic"):
         assert methods[name]["status"] == "ok" and len(methods[name]["per_image"]) == 2
     assert "NOT comparable" in text and "not trained" in text and "centre 64x64" in text
     saved = json.loads((out / "table_D.json").read_text())
     hole = np.zeros((128, 128, 1), np.float32)
     hole[32:96, 32:96] = 1
-    assert _recompute(out, {"set5": saved["sets"]["set5"]["methods"]}, masks_of=lambda k: [hole, hole]) == 2 * 4
+    assert _recompute(out, {"set5": saved["sets"]["set5"]["methods"]}, masks_of=lambda k: [hole, hole]) == 2 * 5
     # the classical baselines keep the known pixels exactly
     gt = read_image(out / "images" / "D_set5" / "ground_truth" / "00000.png")
     telea = read_image(out / "images" / "D_set5" / "opencv_telea" / "00000.png")
@@ -212,3 +212,31 @@ def test_unsharp_mask_and_classical_inpaint_keep_shapes():
     for _, key in evaluate.CLASSICAL:
         out = evaluate.classical_inpaint(key, image, hole)
         assert out.dtype == np.uint8 and np.array_equal(out[~hole], image[~hole])
+
+
+def test_mean_fill_and_step0_rows():
+    """The trivial baseline fills every hole pixel with the mean colour of the known pixels; a step-0
+    row is the same network with fresh initial weights (what training started from)."""
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[..., 0] = np.arange(16).reshape(4, 4) * 10
+    hole = np.zeros((4, 4), bool)
+    hole[1:3, 1:3] = True
+    out = evaluate.classical_inpaint("mean", image, hole)
+    expect = np.round(image[~hole][:, 0].astype(float).mean())     # (150 + ... ) / 12 known pixels
+    assert np.all(out[hole][:, 0] == expect) and np.array_equal(out[~hole], image[~hole])
+    import keras
+    from inpainters import Inpainter
+    from models import iizuka
+    keras.utils.set_random_seed(1)
+    net = iizuka.completion_network(16, width=2)
+    for w in net.weights:
+        w.assign(w + 0.5)                                          # "trained": far from any initial draw
+    row = evaluate.Method("this paper (A)", "x", fn=Inpainter(net))
+    rows = evaluate.with_step0([row, evaluate.classical_method(*evaluate.MEAN_FILL)])
+    assert [r.name for r in rows] == ["this paper (A)", "this paper (A) (step 0)", "mean fill"]
+    fresh = rows[1].fn.model
+    assert fresh is not net and [w.shape for w in fresh.weights] == [w.shape for w in net.weights]
+    assert not np.allclose(fresh.weights[0].numpy(), net.weights[0].numpy())
+    x = np.zeros((1, 16, 16, 3), np.float32)
+    m = np.ones((1, 16, 16, 1), np.float32)
+    assert rows[1].fn.predict(x, m).shape == (1, 16, 16, 3)

@@ -57,7 +57,7 @@ def write_image(path, image):
 
 def load_generator(path):
     """A run directory (export/generator.keras, else its newest checkpoint) or a .keras file -> keras.Model."""
-    import models.deblur  # noqa: F401  (registers nothing custom today; keeps load_model future-proof)
+    import models.deblur  # noqa: F401  (registers AddInput, the global residual)
     from training.export import load_exported
     path = Path(path)
     if path.is_dir():
@@ -70,7 +70,8 @@ def load_generator(path):
             cfg = json.loads(config.read_text())
             if cfg.get("paper") != "E":
                 raise UserError(f"{path} is a paper {cfg.get('paper')} run, not a deblurring run of train_deblur.py")
-            G = models.deblur.generator(cfg["variant"], filters=cfg["filters"], blocks=cfg["blocks"])
+            G = models.deblur.generator(cfg["variant"], filters=cfg["filters"], blocks=cfg["blocks"],
+                                       global_residual=cfg.get("global_residual", False))
             restore_from(path, generator=G)
             return G
         raise UserError(f"{path} holds no export/generator.keras and no checkpoint; train it with "

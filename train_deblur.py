@@ -198,6 +198,9 @@ def _parser():
                         help="Gaussian blur sigma range (default: %(default)s)")
     parser.add_argument("--filters", type=int, default=deblur.FILTERS, help="generator width (default: %(default)s)")
     parser.add_argument("--blocks", type=int, default=deblur.BLOCKS, help="residual blocks (default: %(default)s)")
+    parser.add_argument("--global-residual", action=argparse.BooleanOptionalAction, default=deblur.GLOBAL_RESIDUAL,
+                        help="add the blurred input to G's output, last conv zero-initialised ([choice], "
+                             "docs/EXPERIMENTS.md; --no-global-residual: the literal tanh output) (default: %(default)s)")
     parser.add_argument("--d-filters", type=int, default=deblur.FILTERS, help="discriminator width (default: %(default)s)")
     parser.add_argument("--d-dense", type=int, default=1024, help="discriminator dense units (default: %(default)s)")
     return parser
@@ -231,7 +234,8 @@ def train(argv=None):
     strategy = setup.configure(args)
     source = open_source(args.dataset, "train", data_dir=args.data_dir)
     with strategy.scope():
-        G = deblur.generator(args.variant, filters=args.filters, blocks=args.blocks)
+        G = deblur.generator(args.variant, filters=args.filters, blocks=args.blocks,
+                             global_residual=args.global_residual)
         D = deblur.discriminator(args.image_size, filters=args.d_filters, dense=args.d_dense)
         vgg = (perceptual.vgg19_features(VGG_LAYERS, weights=args.vgg_weights)
                if args.variant == "nonbn_res_l" else None)

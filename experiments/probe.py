@@ -73,7 +73,11 @@ def inpaint(paper, out, steps, extra, size):
             m.main(_base(out) + ["--steps", str(steps[0])] + extra)
     elif paper == "A":
         import train_iizuka as m
-        for k in (1, 2, 3):
+        if os.environ.get("PROBE_A_ADAM"):   # experiment only: Adam(lr) instead of Adadelta
+            import keras
+            lr = float(os.environ["PROBE_A_ADAM"])
+            m.keras.optimizers.Adadelta = lambda *a, **k: keras.optimizers.Adam(lr, beta_1=0.5)
+        for k in (1, 2, 3)[:len(steps)]:
             if not (out / "run" / "export" / f"stage{k}.keras").exists():
                 m.main(_base(out) + ["--stage", str(k), "--steps", str(steps[k - 1])] + extra)
     elif paper == "B":
@@ -95,7 +99,7 @@ def inpaint(paper, out, steps, extra, size):
         holes = np.asarray(bank.masks)[..., 0] > 0.5
     models = {}
     if paper == "A":
-        for k in (1, 3):
+        for k in (1, 3)[:1 if len(steps) == 1 else 2]:
             models[f"stage{k}"] = evaluate._inpainter_loader(out / "run" / "export" / f"stage{k}.keras")
     elif paper == "C":
         models["model"] = evaluate._dcgan_loader(200)(out / "run")
@@ -125,7 +129,11 @@ def main(argv=None):
     p.add_argument("out")
     p.add_argument("--steps", type=int, nargs="+", required=True)
     p.add_argument("--size", type=int, default=32, help="inpainting evaluation size (the model's)")
+    p.add_argument("--no-crops", action="store_true", help="train on the 12 whole photos (before issue 14)")
     a = p.parse_args(argv)
+    if a.no_crops:
+        import data.sources
+        data.sources.SAMPLE_CROP_MIN = None
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t = time.time()

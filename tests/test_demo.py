@@ -36,3 +36,21 @@ def test_demo_plan_covers_every_paper(tmp_path):
     assert modules == {"train_iizuka", "train_unsupervised", "train_wgan_completion", "train_context_encoder",
                        "train_deblur"}
     assert len(items) == 3 + 1 + 1 + 2 + 4
+
+
+def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
+    """Issue 14 (docs/EXPERIMENTS.md): D at batch 16 with a 512-d code, E at width 16, batch 4, Adam
+    2e-3, one D update per G update, in the demo's preset only (the paper defaults stay); --quick
+    passes none of them."""
+    def argv_of(budget, label):
+        return next(a for name, _, _, _, a in demo.plan(tmp_path, budget, "none", demo.VARIANTS) if name == label)
+
+    for label in ("paper D (l_rec)", "paper D (l_rec + l_adv)"):
+        argv = argv_of(demo.FULL, label)
+        assert argv[argv.index("--batch-size") + 1] == "16" and argv[argv.index("--bottleneck") + 1] == "512"
+        assert "--bottleneck" not in argv_of(demo.QUICK, label)
+    for v in demo.VARIANTS:
+        argv = argv_of(demo.FULL, f"paper E ({v})")
+        flags = {k: argv[i + 1] for i, k in enumerate(argv[:-1])}
+        assert (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"]) == ("16", "4", "2e-3", "1")
+        assert "--filters" not in argv_of(demo.QUICK, f"paper E ({v})")

@@ -193,9 +193,9 @@ class FileSource(ImageSource):
         if self.crop_min is not None and shuffle_seed is not None:
             from data.preprocess import random_square_crop_flip
             base = tf.random.experimental.stateless_fold_in(_seed_pair(shuffle_seed), 0xC809)
-            images = images.map(
-                lambda i, im: (i, random_square_crop_flip(im, self.crop_min, tf.random.experimental.stateless_fold_in(base, i))),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            fold = tf.random.experimental.stateless_fold_in
+            images = images.map(lambda i, im: (i, random_square_crop_flip(im, self.crop_min, fold(base, i))),
+                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return images if with_index else images.map(lambda i, image: image)
 
     @property

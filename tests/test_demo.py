@@ -52,5 +52,6 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
     for v in demo.VARIANTS:
         argv = argv_of(demo.FULL, f"paper E ({v})")
         flags = {k: argv[i + 1] for i, k in enumerate(argv[:-1])}
-        assert (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"]) == ("16", "4", "2e-3", "1")
+        got = (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"], flags["--steps"])
+        assert got == ("16", "4", "2e-3", "1", str(demo.FULL["e_steps_l" if v == "nonbn_res_l" else "e_steps"]))
         assert "--filters" not in argv_of(demo.QUICK, f"paper E ({v})")

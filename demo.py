@@ -29,13 +29,14 @@ VARIANTS = ("stacked", "res_bn", "nonbn_res", "nonbn_res_l")
 # D at batch 16 with a 512-d bottleneck (BatchNorm at batch 2 and a 32-d code learn too slowly);
 # E at width 16, batch 4, Adam 2e-3, one D update per G update (the paper's 1e-4 and 2:1 are for
 # 500,000 steps; here every second of the budget goes to G). NonBN-ResG-L gets fewer steps: its VGG19
-# terms make a step ~4x dearer on a CPU.
-FULL = dict(a_size=64, a_steps=(120, 20, 60), b_steps=200, c_steps=200, d_steps=500, e_steps=300, e_steps_l=150,
+# terms make a step ~4x dearer on a CPU. d_glcic (table A's Context Encoder) keeps its 200 steps at batch 2.
+FULL = dict(a_size=64, a_steps=(120, 20, 60), b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
+            e_steps=300, e_steps_l=150,
             limit=None, latent_iterations=200, eval_n=3,
             d_args=("--batch-size", "16", "--bottleneck", "512"),
             e_args=("--filters", "16", "--batch-size", "4", "--lr", "2e-3", "--d-updates", "1"))
-QUICK = dict(a_size=32, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, e_steps=1, e_steps_l=1,
-             limit=1, latent_iterations=2, eval_n=1, d_args=(), e_args=())
+QUICK = dict(a_size=32, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
+             e_steps_l=1, limit=1, latent_iterations=2, eval_n=1, d_args=(), e_args=())
 
 
 def _done(run_dir, *files):
@@ -64,6 +65,10 @@ def plan(runs, budget, vgg, variants):
         ("paper D (l_rec)", runs / "d_rec", ["export/inpainter.keras"], "train_context_encoder",
          base + ["--width", "8", *budget["d_args"], "--rec-only", "--steps", str(budget["d_steps"]),
                  "--run-dir", str(runs / "d_rec")]),
+        ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", ["export/inpainter.keras"],
+         "train_context_encoder", base + ["--width", "8", "--mask", "glcic", "--image-size", str(s),
+                                          "--steps", str(budget["d_glcic_steps"]),
+                                          "--run-dir", str(runs / "d_glcic")]),
     ]
     items += [(f"paper E ({v})", runs / f"e_{v}", ["export/generator.keras"], "train_deblur",
                base + ["--variant", v, *budget["e_args"],
@@ -125,7 +130,7 @@ def main(argv=None):
     tables = {
         "A": ["--table", "A", "--dataset", "samples", "--image-size", str(budget["a_size"]),
               "--latent-iterations", str(budget["latent_iterations"]), "--stage-run", str(runs / "a"),
-              "--dcgan-run", str(runs / "c"), "--context-encoder-run", str(runs / "d"),
+              "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d_glcic"),
               "--unsupervised-run", str(runs / "b"), "--mask-bank", str(out / "mask_banks")],
         "D": ["--table", "D", "--set5", "samples", "--context-encoder-run", str(runs / "d"),
               "--rec-only-run", str(runs / "d_rec")],

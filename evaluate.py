@@ -53,6 +53,7 @@ UNSHARP_AMOUNT = 1.0             # [choice] out = x + amount * (x - blur(x)), ro
 GRID_EXAMPLES = 4
 GRID_CROP = 192                  # E: centre crop shown in the grid (whole DIV2K images are ~2K px)
 NOT_TRAINED = "not trained"
+NOT_COMPARABLE = "not comparable: trained on test images"
 
 
 def slug(name):
@@ -137,22 +138,68 @@ CLASSICAL = (("OpenCV Telea", "telea"), ("OpenCV Navier-Stokes", "ns"), ("scikit
 
 
 class Method:
-    """A row: `name`, `status` ("ok" / NOT_TRAINED / "failed: ..."), `where`, `run(images, holes)`."""
+    """A row: `name`, `status` ("ok" / NOT_TRAINED / NOT_COMPARABLE / "failed: ..."), `where`,
+    `fn`, and for a trained model `trained` (its training Selection, None if unknown)."""
 
-    def __init__(self, name, where, fn=None, status="ok"):
+    def __init__(self, name, where, fn=None, status="ok", trained=None, trained_on=None):
         self.name, self.where, self.fn, self.status = name, str(where), fn, status
+        self.trained, self.trained_on = trained, trained_on
 
 
-def model_method(name, path, loader):
-    """A trained-model row; a missing path -> NOT_TRAINED, a load failure -> "failed: ..." (the
-    table still completes)."""
+def run_config(path):
+    """The config.json of the run that made `path` (a run directory, or a file under <run>/export/)."""
+    import json
+    path = Path(path)
+    for folder in ([path] if path.is_dir() else []) + [path.parent, path.parent.parent]:
+        f = folder / run.CONFIG_NAME
+        if f.is_file():
+            try:
+                config = json.loads(f.read_text())
+            except (OSError, ValueError):
+                return None
+            return config if isinstance(config, dict) else None
+    return None
+
+
+def training_selection(path):
+    """(Selection or None, one-line description) of the images the model at `path` trained on."""
+    from data import selection
+    config = run_config(path)
+    trained = selection.of_config(config) if config else None
+    if trained is None:
+        return None, "unknown (no config.json naming its dataset)"
+    return trained, trained.describe()
+
+
+def model_method(name, path, loader, test=None):
+    """A trained-model row; a missing path -> NOT_TRAINED, a model whose run config.json says it
+    trained on any of the `test` images (a data.selection.Selection) -> NOT_COMPARABLE, unscored;
+    a load failure -> "failed: ..." (the table still completes)."""
     if path is None or not Path(path).exists():
         return Method(name, path, status=NOT_TRAINED)
+    trained, trained_on = training_selection(path)
+    if not comparable(trained, test):
+        return Method(name, path, status=NOT_COMPARABLE, trained=trained, trained_on=trained_on)
     try:
         model = loader(path)
     except UserError as e:
-        return Method(name, path, status=f"failed: {e}")
-    return Method(name, path, fn=model)
+        return Method(name, path, status=f"failed: {e}", trained=trained, trained_on=trained_on)
+    return Method(name, path, fn=model, trained=trained, trained_on=trained_on)
+
+
+def comparable(trained, test):
+    """False when a model's training selection shares images with the test selection."""
+    from data import selection
+    return trained is None or test is None or not selection.overlaps(trained, test)
+
+
+def training_lines(methods, test, label="Test images"):
+    """Markdown lines: which images the table scores and which each model row trained on."""
+    lines = [f"{label}: {test.describe() if test is not None else 'see the protocol'}. Training images of each "
+             f"model row (from its run's config.json); a row whose model saw any test image is not scored:", ""]
+    lines += [f"- {m.name}: {m.trained_on}" + (f" -> **{m.status}**" if m.status == NOT_COMPARABLE else "")
+              for m in methods if m.trained_on is not None]
+    return lines + [""]
 
 
 def classical_method(name, key):
@@ -175,13 +222,16 @@ def _iizuka_file(run_dir, stage):
     return Path(run_dir) / "export" / f"stage{stage}.keras"
 
 
-def inpainting_methods_a(args):
+def inpainting_methods_a(args, test=None):
+    """Table A's rows. "Context Encoder" is paper D's full-image variant trained with GLCIC holes
+    (`train_context_encoder.py --mask glcic`, --glcic-context-encoder-run), which can fill any hole;
+    the centre model (--context-encoder-run) only fills the centre square and keeps table D."""
     return [
-        model_method("autoencoder", _iizuka_file(args.stage_run, 1), _inpainter_loader),
-        model_method("DCGAN", args.dcgan_run, _dcgan_loader(args.latent_iterations)),
-        model_method("Context Encoder", args.context_encoder_run, _inpainter_loader),
-        model_method("this paper (A)", _iizuka_file(args.stage_run, 3), _inpainter_loader),
-        model_method("paper B (unsupervised)", args.unsupervised_run, _inpainter_loader),
+        model_method("autoencoder", _iizuka_file(args.stage_run, 1), _inpainter_loader, test),
+        model_method("DCGAN", args.dcgan_run, _dcgan_loader(args.latent_iterations), test),
+        model_method("Context Encoder", args.glcic_context_encoder_run, _inpainter_loader, test),
+        model_method("this paper (A)", _iizuka_file(args.stage_run, 3), _inpainter_loader, test),
+        model_method("paper B (unsupervised)", args.unsupervised_run, _inpainter_loader, test),
         classical_method("OpenCV Telea (reference)", "telea"),
     ]
 
@@ -224,11 +274,6 @@ def run_inpainting(methods, images, holes, out_dir, set_name, blend):
 
 
 # ----------------------------------------------------------------------------- table A
-def _glcic_kw(size):
-    """GLCIC's 128-px hole settings (local 64, hole 24..48) scaled to `size`."""
-    return dict(local=size // 2, hole_min=max(1, size * 24 // 128), hole_max=max(1, size * 48 // 128))
-
-
 def mask_bank(directory, kind, n, size, seed=MASK_SEED, log=print, **kw):
     """The saved bank in `directory` (generated and saved on first use). The bank is the source of
     truth: it is reused as saved; a bank made with other settings is refused; one with fewer than
@@ -237,8 +282,9 @@ def mask_bank(directory, kind, n, size, seed=MASK_SEED, log=print, **kw):
     directory = Path(directory)
     if (directory / MaskBank.MANIFEST).is_file():
         bank = MaskBank.load(str(directory))
-        want = dict(kind=kind, seed=[0, seed], size=[size, size], kwargs=kw)
-        have = dict(kind=bank.kind, seed=bank.seed, size=[bank.height, bank.width], kwargs=bank.kwargs)
+        want = dict(kind=kind, seed=[0, seed], size=[size, size], kwargs=kw, format=MaskBank.FORMAT)
+        have = dict(kind=bank.kind, seed=bank.seed, size=[bank.height, bank.width], kwargs=bank.kwargs,
+                    format=bank.format)
         if have != want:
             raise UserError(f"the mask bank in {directory} was made with {have}, not {want}; "
                             f"pass another --mask-bank or delete that folder")
@@ -261,18 +307,28 @@ def load_eval_images(source, size, n, desc):
     return np.stack(images)
 
 
+def scored_part(test, n):
+    """The first n images of a test Selection (what a --limit run scores)."""
+    import dataclasses
+    return dataclasses.replace(test, hi=min(test.hi, test.lo + n))
+
+
 def table_a(args, log=print):
+    from data import selection
+    from data.masks import glcic_kw
     from data.sources import open_source
     size = args.image_size
     source = open_source(args.dataset, "test", data_dir=args.data_dir, first=args.first, n_train=args.n_train)
     n = len(source) if args.limit is None else min(args.limit, len(source))
     images = load_eval_images(source, size, n, "loading test images")
     n = len(images)
+    test = scored_part(selection.selection(args.dataset, "test", args.first, args.n_train), n)
     bank_root = Path(args.mask_bank or Path("runs") / "eval_masks" / f"table_a_{size}")
-    banks = {"glcic": mask_bank(bank_root / "glcic", "glcic", n, size, log=log, **_glcic_kw(size)),
+    banks = {"glcic": mask_bank(bank_root / "glcic", "glcic", n, size, log=log, **glcic_kw(size)),
              "center": mask_bank(bank_root / "center", "center", n, size, log=log, side=size // 2)}
-    methods = inpainting_methods_a(args)
+    methods = inpainting_methods_a(args, test)
     result = {"table": "A", "dataset": str(args.dataset), "n_images": n, "image_size": size,
+              "training": training_lines(methods, test),
               "blend": args.blend, "mask_bank": str(bank_root), "mask_seed": MASK_SEED,
               "protocol": (f"{n} images of {args.dataset} (test split), centre crop resized to {size}x{size}; "
                            f"known pixels kept, hole {'Poisson-blended' if args.blend else 'pasted'} for every "
@@ -290,6 +346,7 @@ def markdown_a(result):
              "", f"Protocol: {result['protocol']}. Images scored: **{result['n_images']}**.",
              "The paper's figures are for two example images with an unstated mask; ours are test-set means.",
              "Grids grid_A_<mask>.png, rows: input (hole white) / each scored method in table order / ground truth.", ""]
+    lines += result.get("training", [])
     for kind, s in result["sets"].items():
         lines += [f"## {kind} mask ({s['mask']}), {result['n_images']} images", "",
                   "| method | PSNR paper (img1 / img2) | PSNR ours, whole | PSNR ours, hole | "
@@ -315,13 +372,14 @@ def table_d(args, log=print):
     size = 128 if args.image_size is None else args.image_size
     side = size // 2
     hole = make_mask("center", [0, 0], size, size, side=side)[0].numpy()[..., 0] > 0.5
-    methods = [model_method("ours(l_rec)", args.rec_only_run, _inpainter_loader),
-               model_method("ours(l_rec + l_adv)", args.context_encoder_run, _inpainter_loader)]
-    methods += [classical_method(name, key) for name, key in CLASSICAL]
+    models = [("ours(l_rec)", args.rec_only_run), ("ours(l_rec + l_adv)", args.context_encoder_run)]
+    classical = [classical_method(name, key) for name, key in CLASSICAL]
     result = {"table": "D", "image_size": size, "hole": f"centre {side}x{side}", "blend": args.blend,
               "protocol": (f"each image centre-cropped to a square and resized to {size}x{size}, centre "
                            f"{side}x{side} hole; known pixels kept, hole {'Poisson-blended' if args.blend else 'pasted'}; "
                            f"PSNR over the whole image, RGB [0, 255] (paper D's eq. 6)"), "sets": {}}
+    from data import selection
+    result["training"] = []
     for name in D_SETS:
         folder = getattr(args, name)
         if folder is None or (folder != "samples" and not Path(folder).is_dir()):
@@ -331,6 +389,9 @@ def table_d(args, log=print):
         n = len(source) if args.limit is None else min(args.limit, len(source))
         images = load_eval_images(source, size, n, f"loading {name}")
         holes = np.repeat(hole[None], len(images), axis=0)
+        test = scored_part(selection.selection(folder, "test"), len(images))
+        methods = [model_method(m, path, _inpainter_loader, test) for m, path in models] + classical
+        result["training"] += training_lines(methods, test, f"{name} test images")
         result["sets"][name] = {"status": "ok", "where": folder, "n_images": len(images),
                                 "methods": run_inpainting(methods, images, holes, args.out, f"D_{name}", args.blend)}
     return result
@@ -349,6 +410,7 @@ def markdown_d(result):
 
     lines = ["# Paper D: PSNR (dB) of the repaired images", "", f"Protocol: {result['protocol']}.",
              "Grids grid_D_<set>.png, rows: input (hole white) / each scored method in table order / ground truth.", "",
+             *result.get("training", []),
              "| method | source | " + " | ".join(col(n) for n in D_SETS) + " | mean of the sets with data |",
              "|---|---|" + "---|" * (len(D_SETS) + 1)]
     names = [m for s in sets.values() if s["status"] == "ok" for m in s["methods"]]
@@ -414,11 +476,15 @@ def table_e(args, log=print):
 
     methods = [Method("blurred input", eval_set, fn=lambda im: im),
                Method(f"unsharp mask (sigma {UNSHARP_SIGMA}, amount {UNSHARP_AMOUNT})", "classical", fn=unsharp_mask)]
-    methods += [model_method(variant, args.deblur_runs.format(variant=variant), sharpen_with) for variant in PAPER_E]
+    from data import selection
+    test = scored_part(selection.selection(manifest.get("dataset"), "test"), len(pairs)) \
+        if manifest.get("dataset") else None
+    methods += [model_method(variant, args.deblur_runs.format(variant=variant), sharpen_with, test)
+                for variant in PAPER_E]
     result = {"table": "E", "eval_set": str(eval_set), "n_images": len(pairs), "dataset": manifest.get("dataset"),
               "degradation": {k: manifest.get(k) for k in ("blur", "seed", "size", "kernel_size")},
               "protocol": "whole image, RGB [0, 255], mean of per-image PSNR / SSIM (11x11 Gaussian, sigma 1.5)",
-              "methods": {}}
+              "training": training_lines(methods, test), "methods": {}}
     grid = {"blurred input": [_centre(b) for b in blurred]}
     for m in methods:
         entry = {"status": m.status, "where": m.where}
@@ -446,7 +512,7 @@ def markdown_e(result):
              f"{result['degradation']}). Images scored: **{result['n_images']}**.",
              "The paper does not say how its blurred images were made: compare rankings, not absolute values.",
              f"Grid grid_E.png (centre {GRID_CROP}x{GRID_CROP} crops), rows: blurred input / each scored method in "
-             f"table order / ground truth.", "",
+             f"table order / ground truth.", "", *result.get("training", []),
              "| model | PSNR (paper) | SSIM (paper) | PSNR (ours) | SSIM (ours) |", "|---|---|---|---|---|"]
     for name, e in result["methods"].items():
         label, pp, ps = PAPER_E.get(name, (name, None, None))
@@ -488,10 +554,12 @@ def build_parser():
     a.add_argument("--dcgan-run", default="runs/c_dcgan", help="paper C run trained with --loss bce")
     a.add_argument("--unsupervised-run", default="runs/train_unsupervised", help="paper B run")
     a.add_argument("--latent-iterations", type=int, default=1500, help="DCGAN latent search (default: %(default)s)")
-    ad = p.add_argument_group("tables A and D")
-    ad.add_argument("--context-encoder-run", default="runs/train_context_encoder",
-                    help="paper D run, l_rec + l_adv (A's Context Encoder row)")
+    a.add_argument("--glcic-context-encoder-run", default="runs/context_encoder_glcic",
+                   help="A's Context Encoder row: paper D's full-image variant trained with GLCIC holes "
+                        "(train_context_encoder.py --mask glcic; the centre model fills only the centre square)")
     d = p.add_argument_group("table D")
+    d.add_argument("--context-encoder-run", default="runs/train_context_encoder",
+                   help="paper D run, l_rec + l_adv, centre mask")
     d.add_argument("--rec-only-run", default="runs/context_encoder_rec", help="paper D run with --rec-only")
     for name in D_SETS:
         d.add_argument(f"--{name}", default=None, help=f"folder of {name} images (or 'samples'); missing = no data")

@@ -3,6 +3,7 @@
     python train_context_encoder.py --dataset PATH            # paper: l = 0.95 l_rec + 0.05 l_adv
     python train_context_encoder.py --dataset PATH --rec-only # the "ours(l_rec)" variant
     python train_context_encoder.py --mask macroblock         # lost 16x16 macroblocks (our extension)
+    python train_context_encoder.py --mask glcic --dataset celeb_a --first 80000   # paper A's table row
     python train_context_encoder.py --smoke                   # seconds on a CPU, bundled photos
 
 Paper settings (seed 003, section 3): 128x128 images whose centre 64x64 square is filled white,
@@ -19,7 +20,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from data.masks import make_mask
+from data.masks import glcic_kw, make_mask
 from data.pipeline import inpainting_batches
 from data.sources import open_source
 from errors import UserError
@@ -28,7 +29,7 @@ from models import context_encoder as ce
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
 
 PAPER_DATASET = "datasets/openimages_100k"   # where the README's fetch recipe puts the photos
-MASKS = ("center", "macroblock", "burst")
+MASKS = ("center", "macroblock", "burst", "glcic")
 REC_WEIGHT, ADV_WEIGHT = 0.95, 0.05          # [paper] eq. 5: lambda_r = 0.95, lambda_a = 0.05
 BAND = (0.005, 0.0055)                       # [paper] "until the loss settles in [0.005, 0.0055]"
 
@@ -161,7 +162,9 @@ def build_parser():
     p = parser.add_argument_group("paper D")
     p.add_argument("--mask", choices=MASKS, default="center",
                    help="center: the paper's white 64x64 centre square; macroblock / burst: lost 16x16 "
-                        "blocks, single or in row runs (full-frame decoder, our extension) (default: %(default)s)")
+                        "blocks, single or in row runs; glcic: paper A's holes (sides 24..48 at 128 px), for "
+                        "paper A's Context Encoder row (full-frame decoder for all three: our extension) "
+                        "(default: %(default)s)")
     p.add_argument("--block", type=int, default=16, help="macroblock side in pixels (default: %(default)s)")
     p.add_argument("--rate", type=float, default=0.25,
                    help="--mask macroblock: probability a block is lost (default: %(default)s)")
@@ -200,6 +203,8 @@ def _source(args):
 def _mask_kw(args):
     if args.mask == "center":
         return {}
+    if args.mask == "glcic":   # paper A's holes, GLCIC's 128-px sides scaled to --image-size
+        return glcic_kw(args.image_size)
     if args.block < 1 or args.image_size % args.block:
         raise UserError(f"--block {args.block} must divide --image-size {args.image_size}")
     return dict(block=args.block, rate=args.rate) if args.mask == "macroblock" else dict(block=args.block)

@@ -216,7 +216,25 @@ def report_magnitudes(generator, vgg, batches, beta, n_batches, log=print):
     ratio = l_m / l_p if l_p > 0 else math.inf
     log(f"magnitudes over {len(l_ms)} batches: L_M {l_m:.6g}  L_P {l_p:.6g}  beta*L_P {beta * l_p:.6g} "
         f"(beta {beta:g}); L_M / L_P = {ratio:.3g} (the beta that makes both terms equal)")
+    warning = beta_warning(l_m, l_p, beta)
+    if warning:
+        log(warning)
     return l_m, l_p
+
+
+BETA_RANGE = 10.0   # [choice] beta * L_P within 10x of L_M either way is "the same order" (PAPERS.md, A)
+
+
+def beta_warning(l_m, l_p, beta):
+    """One loud line when beta * L_P is more than 10x L_M or under a tenth of it: a sign that beta
+    (chosen from magnitudes measured with other VGG weights) does not suit these weights. None if fine."""
+    weighted = beta * l_p
+    if l_m > 0 and 1.0 / BETA_RANGE <= weighted / l_m <= BETA_RANGE:
+        return None
+    ratio = weighted / l_m if l_m > 0 else math.inf
+    return (f"WARNING: beta*L_P = {weighted:.3g} is {ratio:.3g}x L_M = {l_m:.3g} (outside [1/{BETA_RANGE:g}, "
+            f"{BETA_RANGE:g}]): beta {beta:g} does not suit these VGG weights; measure with --report-magnitudes "
+            f"and pass --beta {l_m / l_p if l_p > 0 else beta:.3g} to make the terms equal")
 
 
 # ----------------------------------------------------------------------------- main
@@ -286,8 +304,13 @@ def main(argv=None):
     if args.report_magnitudes:
         report_magnitudes(generator, vgg, raw_batches(0), args.beta, args.magnitude_batches)
         return 0
-    if stage == 1 and start == 0:
-        report_magnitudes(generator, vgg, raw_batches(0), args.beta, 1)
+    if stage == 1 and start == 0:              # printed, and logged into the run for later reading
+        l_m, l_p = report_magnitudes(generator, vgg, raw_batches(0), args.beta, 1)
+        if setup.is_chief():
+            run.write_json_atomic(r.dir / "magnitudes.json", {
+                "batches": 1, "L_M": l_m, "L_P": l_p, "beta": args.beta, "beta_L_P": args.beta * l_p,
+                "ratio_beta_L_P_to_L_M": args.beta * l_p / l_m if l_m > 0 else None,
+                "warning": beta_warning(l_m, l_p, args.beta), "vgg_weights": str(args.vgg_weights)})
 
     if stage == 1:
         step_fn = make_stage1_step(generator, vgg, g_opt, args.beta)

@@ -15,6 +15,7 @@ step receives exactly {damaged, mask, real}. G(x_m) is composited with the known
 Exports <run_dir>/export/inpainter.keras ([image, mask] -> prediction) for inpaint.py / evaluate.py.
 """
 import keras
+import numpy as np
 import tensorflow as tf
 
 from data.masks import make_mask
@@ -28,6 +29,7 @@ from training.export import export_model
 
 MASKS = ("mixed", "rectangles", "center")
 _MIX_STREAM = 0xB0B
+_REAL_STREAM = 0xB0C
 
 
 # ----------------------------------------------------------------------------- data: two disjoint halves
@@ -92,10 +94,17 @@ def real_batches(source, image_size, batch_size, seed, start_step=0):
     return ds.map(lambda b: b["image"])
 
 
+def real_stream_seed(seed):
+    """The real half's shuffle seed: its own stream of the run seed. With the run seed itself, two
+    halves of equal length would be permuted identically and image 2k would always meet 2k+1."""
+    return int(np.random.SeedSequence([int(seed), _REAL_STREAM]).generate_state(1, np.uint64)[0] >> 1)
+
+
 def training_batches(damaged_src, real_src, image_size, batch_size, seed, mask="mixed", start_step=0):
-    """dict(damaged, mask, real): x_m from one half and an independent x_r from the other."""
+    """dict(damaged, mask, real): x_m from one half and an independent x_r from the other
+    (section 4: x_m and x_r drawn independently), each shuffled from its own seed."""
     d = damaged_batches(damaged_src, image_size, batch_size, seed, mask, start_step)
-    r = real_batches(real_src, image_size, batch_size, seed, start_step)
+    r = real_batches(real_src, image_size, batch_size, real_stream_seed(seed), start_step)
     return tf.data.Dataset.zip(d, r).map(lambda dm, x_r: dict(damaged=dm["damaged"], mask=dm["mask"], real=x_r))
 
 

@@ -80,6 +80,12 @@ def build_train_parser():
                         help="default: RMSProp 5e-5 (WGAN), Adam 1e-4 (WGAN-GP), Adam 2e-4 (bce)")
     parser.add_argument("--width", type=int, default=64, help="DCGAN base width (default: %(default)s)")
     parser.add_argument("--z-dim", type=int, default=wgan.Z_DIM, help="(default: %(default)s)")
+    # [choice] the selection of train_iizuka.py, so the prior of paper A's "DCGAN" row never sees table A's
+    # test images (train[80000:100000]); evaluate.py refuses to score a run that did.
+    parser.add_argument("--first", type=int, default=100_000,
+                        help="use the first N images of --dataset (as train_iizuka.py; default: %(default)s)")
+    parser.add_argument("--n-train", type=int, default=80_000,
+                        help="of which the first K train; the rest are paper A's test images (default: %(default)s)")
     return parser
 
 
@@ -226,7 +232,7 @@ def train(argv):
         ckpt = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, generator=G, discriminator=D,
                                        g_opt=(g_opt, G), d_opt=(d_opt, D))
     ckpt.restore()
-    source = open_source(args.dataset, "train", data_dir=args.data_dir)
+    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train)
 
     def batches(start):
         # every step reads n_critic real batches: the stream starts after those of steps 0..start-1

@@ -128,20 +128,26 @@ def _glcic(seed, height, width, local, hole_min, hole_max):
                         f"hole_max={hole_max} local={local} image {height}x{width}")
     if hole_max >= height and hole_max >= width:
         raise UserError("glcic hole_max must be smaller than the image so some pixels stay known")
-    s_box, s_size, s_pos = _split(seed, 3)
-    box_tl = _randint(s_box, [2], 0, tf.constant([height - local, width - local]))  # uniform, inclusive
+    s_size, s_pos = _split(seed, 2)
     hw = _randint(s_size, [2], hole_min, hole_max)                                  # sides in [min, max]
-    off = _randint(s_pos, [2], 0, local - hw)                                       # uniform inside the box
-    hole = _rect(height, width, box_tl[0] + off[0], box_tl[1] + off[1], hw[0], hw[1])
+    top_left = _randint(s_pos, [2], 0, tf.constant([height, width]) - hw)           # uniform in the image
+    hole = _rect(height, width, top_left[0], top_left[1], hw[0], hw[1])
+    # [paper] seed 000, sections 2.3 and 4.1: the local D sees "a 64x64 area centred on the completed
+    # region": the box is centred on the hole and clamped to the image (the hole stays inside it).
+    box_tl = tf.clip_by_value(top_left + (hw - local) // 2, 0, tf.constant([height - local, width - local]))
     box = tf.stack([box_tl[0], box_tl[1], tf.constant(local), tf.constant(local)])
     return _to_mask(hole), box
 
 
+def glcic_kw(size):
+    """GLCIC's 128-px hole settings (local area 64, hole sides 24..48) scaled to an image side `size`."""
+    return dict(local=size // 2, hole_min=max(1, size * 24 // 128), hole_max=max(1, size * 48 // 128))
+
+
 def glcic_hole(seed, size=128, local=64, hole_min=24, hole_max=48):
-    """Paper A's hole: a uniform local area of side `local`, a rectangle with sides uniform in
-    [hole_min, hole_max] placed uniformly inside it.  Returns (mask, box); box = (top, left,
-    height, width) int32 of the local area, which the local discriminator sees.
-    Defaults: GLCIC at 128/64 as tadax/glcic (the implementation paper A's D matches)."""
+    """Paper A's hole: a rectangle with sides uniform in [hole_min, hole_max] placed uniformly in the
+    image, and the local area of side `local` centred on it (clamped to the image). Returns (mask, box);
+    box = (top, left, height, width) int32 of the local area, which the local discriminator sees."""
     size = _check_size(size, size)[0]
     return _glcic(seed, size, size, int(local), int(hole_min), int(hole_max))
 
@@ -345,6 +351,7 @@ class MaskBank:
     the boxes (int32 little-endian)."""
 
     MANIFEST = "manifest.json"
+    FORMAT = 2   # 2: glcic local areas centred on the hole (1: a random area, the hole at random inside)
     _FILE = re.compile(r"^mask_\d{5,}\.png$")
 
     def __init__(self, masks, boxes, kind, seed, kwargs=None):
@@ -353,6 +360,7 @@ class MaskBank:
         self.kind = kind
         self.seed = [int(s) for s in np.asarray(seed).reshape(-1)]
         self.kwargs = dict(kwargs or {})
+        self.format = self.FORMAT
 
     def __len__(self):
         return len(self.masks)
@@ -398,7 +406,7 @@ class MaskBank:
         for old in os.listdir(directory):                        # stale masks of a larger old bank
             if self._FILE.match(old) and old not in set(names):
                 os.remove(os.path.join(directory, old))
-        data = {"format": 1, "kind": self.kind, "kwargs": self.kwargs, "seed": self.seed,
+        data = {"format": self.FORMAT, "kind": self.kind, "kwargs": self.kwargs, "seed": self.seed,
                 "height": self.height, "width": self.width, "n": len(self), "files": names,
                 "boxes": self.boxes.tolist(), "hole_fraction": float(self.masks.mean()),
                 "sha256": _sha256(masks_u8, self.boxes)}
@@ -438,4 +446,6 @@ class MaskBank:
             masks[i] = m
         if _sha256(masks, boxes) != checksum:
             raise UserError(f"mask bank in {directory} fails its sha256 check (files changed since saved); {redo}")
-        return cls((masks[..., None] / 255.0).astype(np.float32), boxes, kind, seed, data.get("kwargs"))
+        bank = cls((masks[..., None] / 255.0).astype(np.float32), boxes, kind, seed, data.get("kwargs"))
+        bank.format = int(data.get("format", 1))
+        return bank

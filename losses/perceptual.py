@@ -144,13 +144,27 @@ def perceptual_l1(feats_pred, feats_target, layers=A_LAYERS):
     return total
 
 
-def perceptual_l2(feats_pred, feats_target, weights=None):
-    """Paper E eq. 4: sum_j w_j * mean over elements of (phi_j(pred) - phi_j(gt))^2, pool2 (0.2) and
-    pool5 (0.02) by default (EnhanceNet; tensorpack enet-pat takes the mean squared error per layer)."""
+def mean_normalize(features, eps=1e-8):
+    """Divides each example's features by their mean over H, W, C (tensorpack enet-pat's
+    `normalize(v)`: v / reduce_mean(v, axis=[1, 2, 3])), so a loss on them ignores the feature scale;
+    meant for non-negative, post-ReLU / pooled features. eps keeps an all-zero map finite."""
+    f = tf.cast(features, tf.float32)
+    return f / (tf.reduce_mean(f, axis=[1, 2, 3], keepdims=True) + eps)
+
+
+def perceptual_l2(feats_pred, feats_target, weights=None, normalize_mean=True):
+    """Paper E eq. 4: sum_j w_j * mean over elements of (n(phi_j(pred)) - n(phi_j(gt)))^2, pool2 (0.2)
+    and pool5 (0.02) by default (EnhanceNet table 2). n() divides each example's features by their
+    mean over H, W, C, as tensorpack enet-pat does before its mean squared error (`normalize(pool2)`,
+    `normalize(pool5)`): the weights 0.2 / 0.02 are for those normalised features; raw ImageNet-VGG
+    pool5 activations are orders of magnitude larger and would swamp the L1 content loss."""
     weights = E_PERCEPTUAL_WEIGHTS if weights is None else weights
     total = 0.0
     for name, w in weights.items():
-        diff = tf.cast(feats_pred[name], tf.float32) - tf.cast(feats_target[name], tf.float32)
+        fp, ft = feats_pred[name], feats_target[name]
+        if normalize_mean:
+            fp, ft = mean_normalize(fp), mean_normalize(ft)
+        diff = tf.cast(fp, tf.float32) - tf.cast(ft, tf.float32)
         total += w * tf.reduce_mean(tf.square(diff))
     return total
 
@@ -190,8 +204,7 @@ def texture_loss(feat_pred, feat_target, patch=TEXTURE_PATCH, normalize_mean=Tru
         raise UserError(f"texture loss needs feature maps of at least {patch}x{patch}, got {h}x{w}: "
                         f"use larger crops (conv3_1 is 1/4 of the crop size)")
     if normalize_mean:
-        fp = fp / (tf.reduce_mean(fp, axis=[1, 2, 3], keepdims=True) + eps)
-        ft = ft / (tf.reduce_mean(ft, axis=[1, 2, 3], keepdims=True) + eps)
+        fp, ft = mean_normalize(fp, eps), mean_normalize(ft, eps)
     gp = gram_matrix(_patches(fp, patch))
     gt = gram_matrix(_patches(ft, patch))
     return tf.reduce_mean(tf.square(gp - gt))

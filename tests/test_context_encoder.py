@@ -1,4 +1,5 @@
 """Paper D: Context-Encoder architecture, pasting, export, train script, stopping rule, damage CLI."""
+import json
 import math
 import os
 from pathlib import Path
@@ -189,6 +190,16 @@ def test_smoke_runs_with_and_without_the_adversarial_term(tmp_path, capsys):
     assert "l_rec" in out and "l_adv" not in out
     model = keras.saving.load_model(tmp_path / "rec" / "export" / "inpainter.keras", compile=False)
     assert model.output.shape == (None, 32, 32, 3)
+
+
+def test_glcic_holes_train_the_full_image_variant_for_table_a(tmp_path, capsys):
+    """--mask glcic: paper A's holes (GLCIC sides scaled to the image), full-image decoder, so paper A's
+    "Context Encoder" row can fill holes anywhere, not only the centre square."""
+    assert _train(tmp_path, "glcic", "--rec-only", "--mask", "glcic", "--first", "8") == 0
+    model = keras.saving.load_model(tmp_path / "glcic" / "export" / "inpainter.keras", compile=False)
+    assert model.output.shape == (None, 32, 32, 3)
+    config = json.loads((tmp_path / "glcic" / "config.json").read_text())
+    assert config["mask"] == "glcic" and config["first"] == 8
 
 
 def test_script_stops_when_the_loss_settles_and_resumes_settled(tmp_path, capsys):

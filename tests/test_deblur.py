@@ -133,12 +133,15 @@ def test_generator_loss_texture_on_a_hand_made_case():
     c3p = tf.concat([tf.concat(blocks[:2], 2), tf.concat(blocks[2:], 2)], 1)
     c3t = tf.concat([tf.concat([blocks[2], blocks[0]], 2), tf.concat([blocks[3], blocks[1]], 2)], 1)
     same = tf.ones([1, 16, 16, 1])
+    # pool2: pred constant 3 -> normalised 1; target half 0, half 2 -> 0 / 2: squared error 1 everywhere.
+    # pool5: pred [1, 3] -> [.5, 1.5]; target constant 4 -> 1: squared error .25 (mean-normalised, eq. 4)
     fp = {"conv1_1": c1p, "conv2_1": same, "conv3_1": c3p, "pool2": tf.fill([1, 2, 2, 4], 3.0),
-          "pool5": tf.fill([1, 1, 1, 2], 1.0)}
-    ft = {"conv1_1": c1t, "conv2_1": same, "conv3_1": c3t, "pool2": tf.fill([1, 2, 2, 4], 1.0),
+          "pool5": tf.constant([[[[1.0, 3.0]]]])}
+    ft = {"conv1_1": c1t, "conv2_1": same, "conv3_1": c3t,
+          "pool2": tf.concat([tf.zeros([1, 1, 2, 4]), tf.fill([1, 1, 2, 4], 2.0)], 1),
           "pool5": tf.fill([1, 1, 1, 2], 4.0)}
     full = T.generator_loss(pred, sharp, d_fake, fp, ft)
-    np.testing.assert_allclose(full["perceptual"], 0.2 * 4.0 + 0.02 * 9.0, rtol=1e-6)
+    np.testing.assert_allclose(full["perceptual"], 0.2 * 1.0 + 0.02 * 0.25, rtol=1e-6)
     # conv3_1: mean 2 -> blocks 0.5, 1, 1.5, 1; per-patch Gram 256 v^2: patch diffs (0.25-2.25)*256 etc.
     v_p = np.array([1.0, 2.0, 3.0, 2.0]) / 2.0
     v_t = np.array([3.0, 1.0, 2.0, 2.0]) / 2.0

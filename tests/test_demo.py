@@ -35,7 +35,7 @@ def test_demo_plan_covers_every_paper(tmp_path):
     modules = {m for _, _, _, m, _ in items}
     assert modules == {"train_iizuka", "train_unsupervised", "train_wgan_completion", "train_context_encoder",
                        "train_deblur"}
-    assert len(items) == 3 + 1 + 1 + 2 + 4
+    assert len(items) == 3 + 1 + 1 + 3 + 4          # A stages, B, C, D (l_rec + l_adv, l_rec, GLCIC holes), E
 
 
 def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):

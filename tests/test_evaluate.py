@@ -81,7 +81,7 @@ def _recompute(out_dir, result_sets, masks_of=None):
 def test_table_a_end_to_end(runs, tmp_path):
     out, bank = tmp_path / "A", tmp_path / "banks"
     argv = ["--table", "A", "--dataset", "samples", "--limit", "2", "--image-size", "32", "--latent-iterations", "3",
-            "--stage-run", str(runs / "a"), "--dcgan-run", str(runs / "c"), "--context-encoder-run", str(runs / "d"),
+            "--stage-run", str(runs / "a"), "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d"),
             "--unsupervised-run", str(runs / "b"), "--mask-bank", str(bank), "--out", str(out)]
     result, text = evaluate.evaluate(argv, log=_quiet)
     saved = json.loads((out / "table_A.json").read_text())
@@ -107,13 +107,50 @@ def test_table_a_end_to_end(runs, tmp_path):
 def test_table_a_missing_runs_are_not_trained(tmp_path):
     missing = str(tmp_path / "nothing")
     argv = ["--table", "A", "--dataset", "samples", "--limit", "1", "--image-size", "32",
-            "--stage-run", missing, "--dcgan-run", missing, "--context-encoder-run", missing,
+            "--stage-run", missing, "--dcgan-run", missing, "--glcic-context-encoder-run", missing,
             "--unsupervised-run", missing, "--mask-bank", str(tmp_path / "banks"), "--out", str(tmp_path / "A")]
     result, text = evaluate.evaluate(argv, log=_quiet)
     for s in result["sets"].values():
         trained = {k: e["status"] for k, e in s["methods"].items() if "OpenCV" not in k}
         assert set(trained.values()) == {"not trained"}, trained
     assert text.count("not trained") == 2 * 5
+
+
+def test_a_row_whose_model_saw_test_images_is_not_scored(tmp_path):
+    """Each row's run config.json says which images it trained on; a model that saw any of the table's
+    test images is marked "not comparable" (and not loaded); the header lists every row's training images."""
+    import cv2
+    data = tmp_path / "faces"
+    data.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(data / f"{i}.png"), np.full((40, 40, 3), 30 * i, np.uint8))
+
+    def fake_run(name, export, **config):
+        run_dir = tmp_path / name
+        (run_dir / "export").mkdir(parents=True)
+        (run_dir / "export" / export).write_bytes(b"never loaded")
+        (run_dir / "config.json").write_text(json.dumps(config))
+        return str(run_dir)
+
+    a = fake_run("a", "stage1.keras", dataset=str(data), first=6, n_train=5)     # images 0..4: saw test image 5
+    (tmp_path / "a" / "export" / "stage3.keras").write_bytes(b"never loaded")
+    b = fake_run("b", "inpainter.keras", dataset=str(data))                       # every image
+    argv = ["--table", "A", "--dataset", str(data), "--first", "6", "--n-train", "4", "--image-size", "32",
+            "--stage-run", a, "--unsupervised-run", b, "--dcgan-run", str(tmp_path / "none"),
+            "--glcic-context-encoder-run", str(tmp_path / "none"), "--mask-bank", str(tmp_path / "banks"),
+            "--out", str(tmp_path / "A")]
+    result, text = evaluate.evaluate(argv, log=_quiet)
+    for s in result["sets"].values():
+        status = {k: e["status"] for k, e in s["methods"].items()}
+        assert status["autoencoder"] == status["this paper (A)"] == evaluate.NOT_COMPARABLE
+        assert status["paper B (unsupervised)"] == evaluate.NOT_COMPARABLE
+        assert status["DCGAN"] == "not trained" and status["OpenCV Telea (reference)"] == "ok"
+    assert f"Test images: {data.resolve()}[4:6]" in text
+    assert f"- autoencoder: {data.resolve()}[0:5]" in text and f"- paper B (unsupervised): {data.resolve()} (every" in text
+    # trained on images 0..3 only: comparable again (then loading the placeholder fails, as any bad file would)
+    (tmp_path / "a" / "config.json").write_text(json.dumps(dict(dataset=str(data), first=6, n_train=4)))
+    result, _ = evaluate.evaluate(argv, log=_quiet)
+    assert result["sets"]["glcic"]["methods"]["autoencoder"]["status"].startswith("failed")
 
 
 def test_table_d_end_to_end(runs, tmp_path):

@@ -234,6 +234,27 @@ def test_report_magnitudes_prints_both_terms(stages, capsys):
     assert "L_M" in line and "L_P" in line
 
 
+def test_stage_1_logs_its_first_batch_magnitudes(stages):
+    """Stage 1 writes L_M, beta * L_P and their ratio on its first batch into the run (magnitudes.json)."""
+    run_dir, _ = stages
+    m = json.loads((run_dir / "magnitudes.json").read_text())
+    assert m["beta"] == train_iizuka.BETA and m["L_M"] > 0 and m["L_P"] > 0
+    assert m["beta_L_P"] == pytest.approx(m["beta"] * m["L_P"])
+    assert m["ratio_beta_L_P_to_L_M"] == pytest.approx(m["beta_L_P"] / m["L_M"])
+    assert m["warning"] == train_iizuka.beta_warning(m["L_M"], m["L_P"], m["beta"])
+
+
+def test_beta_warning_outside_ten_times_either_way():
+    """One loud line, naming --report-magnitudes and --beta, when beta * L_P and L_M differ by > 10x."""
+    assert train_iizuka.beta_warning(1.0, 100.0, 0.01) is None          # equal
+    assert train_iizuka.beta_warning(1.0, 999.0, 0.01) is None          # 9.99x
+    assert train_iizuka.beta_warning(1.0, 10.0, 0.01) is None           # 1/10 exactly
+    for l_m, l_p in ((1.0, 1001.0), (1.0, 9.0)):                        # 10.01x and 0.09x
+        w = train_iizuka.beta_warning(l_m, l_p, 0.01)
+        assert w.startswith("WARNING") and "\n" not in w and "--report-magnitudes" in w and "--beta" in w
+    assert "--beta 0.001" in train_iizuka.beta_warning(1.0, 1000.0 + 1e-3, 0.5)   # L_M / L_P
+
+
 @pytest.mark.parametrize("stage", [2, 3])
 def test_a_stage_refuses_to_start_without_the_previous_one(tmp_path, capsys, stage):
     run_dir = tmp_path / "run"

@@ -197,7 +197,25 @@ def test_perceptual_l1_and_l2_by_hand():
     assert float(perc.perceptual_l1(fp, ft)) == pytest.approx(1 + 3 + 4)
     fp = {"pool2": _t(np.full((1, 2, 2, 1), 2.0)), "pool5": _t([[[[1.0, 4.0]]]])}
     ft = {"pool2": _t(np.zeros((1, 2, 2, 1))), "pool5": _t([[[[0.0, 0.0]]]])}
-    assert float(perc.perceptual_l2(fp, ft)) == pytest.approx(0.2 * 4 + 0.02 * (1 + 16) / 2)
+    assert float(perc.perceptual_l2(fp, ft, normalize_mean=False)) == pytest.approx(0.2 * 4 + 0.02 * (1 + 16) / 2)
+
+
+def test_perceptual_l2_divides_each_example_by_its_mean_as_tensorpack():
+    """Paper E eq. 4 as tensorpack enet-pat: pool2 / pool5 divided by their per-example mean over H, W, C
+    before the squared error, weights 0.2 / 0.02."""
+    # pool2: pred [1, 3, 1, 3] (mean 2) -> [.5, 1.5, .5, 1.5]; target all 4 -> 1: squared error .25
+    # pool5: pred [1, 4] (mean 2.5) -> [.4, 1.6]; target [2, 2] -> [1, 1]: squared error .36
+    fp = {"pool2": _t(np.array([1.0, 3.0, 1.0, 3.0]).reshape(1, 2, 2, 1)), "pool5": _t([[[[1.0, 4.0]]]])}
+    ft = {"pool2": _t(np.full((1, 2, 2, 1), 4.0)), "pool5": _t([[[[2.0, 2.0]]]])}
+    assert float(perc.perceptual_l2(fp, ft)) == pytest.approx(0.2 * 0.25 + 0.02 * 0.36, rel=1e-5)
+    # scale-free: multiplying both feature maps by a constant leaves the loss unchanged
+    big_p = {k: v * 1000.0 for k, v in fp.items()}
+    big_t = {k: v * 1000.0 for k, v in ft.items()}
+    assert float(perc.perceptual_l2(big_p, big_t)) == pytest.approx(float(perc.perceptual_l2(fp, ft)), rel=1e-5)
+    # and per example: a second example at another scale does not change the first one's share
+    two_p = {k: tf.concat([v, 7.0 * v], 0) for k, v in fp.items()}
+    two_t = {k: tf.concat([v, 7.0 * v], 0) for k, v in ft.items()}
+    assert float(perc.perceptual_l2(two_p, two_t)) == pytest.approx(float(perc.perceptual_l2(fp, ft)), rel=1e-5)
 
 
 def test_gram_matrix_by_hand():

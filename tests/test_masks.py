@@ -54,18 +54,22 @@ def test_center_square_exact_position():
 def test_glcic_hole_statistics():
     masks, boxes = bank("glcic", 400, 128, seed=11)
     assert (boxes[:, 2:] == 64).all() and (boxes[:, :2] >= 0).all() and (boxes[:, :2] <= 64).all()
-    sides, offsets = [], []
+    sides, tops, centred = [], [], 0
     for m, (t, l, h, w) in zip(masks, boxes):
         ht, hl, hh, hw = np_bbox(m)
         assert m.sum() == hh * hw                        # one solid rectangle
-        assert t <= ht and ht + hh <= t + h and l <= hl and hl + hw <= l + w
+        assert t <= ht and ht + hh <= t + h and l <= hl and hl + hw <= l + w   # inside the local area
+        # [paper] the local area is centred on the hole, clamped to the image
+        for start, side, box_start in ((ht, hh, t), (hl, hw, l)):
+            assert box_start == min(max(start + (side - 64) // 2, 0), 128 - 64)
+        centred += (t, l) == (ht + (hh - 64) // 2, hl + (hw - 64) // 2)
         sides += [hh, hw]
-        offsets += [ht - t - (64 - hh) / 2, hl - l - (64 - hw) / 2]
+        tops += [ht, hl]
     assert min(sides) == 24 and max(sides) == 48         # inclusive range, both ends reached
     assert abs(np.mean(sides) - 36) < 1.5
-    assert abs(boxes[:, 0].mean() - 32) < 4 and abs(boxes[:, 1].mean() - 32) < 4   # uniform over [0, 64]
-    assert boxes[:, 0].min() <= 4 and boxes[:, 0].max() >= 60
-    assert abs(np.mean(offsets)) < 2                     # hole uniform inside its box
+    assert min(tops) == 0 and max(tops) >= 128 - 30      # the hole is placed anywhere in the image
+    assert abs(np.mean(tops) - (128 - 36) / 2) < 4       # uniform: mean of U[0, 128 - side]
+    assert 0.3 < centred / len(masks) < 0.8              # about half need no clamping (0.7 per axis)
 
 
 @pytest.mark.parametrize("kind", RANDOM_KINDS)

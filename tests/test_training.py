@@ -175,6 +175,69 @@ def test_interrupted_save_is_ignored_and_subset_restore(tmp_path):
         checkpoint.restore_from(tmp_path / "nowhere", generator=g)
 
 
+def _damage(ckpt_dir, step, how):
+    data = next(ckpt_dir.glob(f"ckpt-{step}.data-*"))
+    index = ckpt_dir / f"ckpt-{step}.index"
+    if how == "truncated data":
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    elif how == "truncated index":
+        index.write_bytes(index.read_bytes()[: index.stat().st_size // 2])
+    elif how == "missing data":
+        data.unlink()
+
+
+@pytest.mark.parametrize("how,reason", [("truncated data", "truncated"), ("truncated index", "index"),
+                                        ("missing data", "missing")])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, how, reason):
+    """The newest checkpoint that reads back whole is used, with one line naming the one skipped; the
+    damaged files move to damaged/ (no later save writes over them) and training goes on from there."""
+    ckpt_dir = tmp_path / "ckpt"
+    gan = Gan(ckpt_dir)
+    gan.train(2, save_every=2)
+    at_2 = gan.snapshot()
+    gan.train(4, save_every=2)
+    _damage(ckpt_dir, 4, how)
+    lines = []
+    again = Gan(ckpt_dir, seed=3)
+    assert again.ckpt.restore(log=lines.append) == 2
+    assert_same(again.snapshot(), at_2)
+    assert len(lines) == 1 and "ckpt-4" in lines[0] and reason in lines[0] and "\n" not in lines[0]
+    assert sorted(p.name.split(".")[0] for p in (ckpt_dir / "damaged").iterdir()) >= ["ckpt-4"]
+    assert not list(ckpt_dir.glob("ckpt-4.*"))
+    again.train(6, save_every=2)                      # goes on, and writes ckpt-4 anew beside damaged/
+    assert [s for s, _ in checkpoint.checkpoints_on_disk(ckpt_dir)] == [2, 4, 6]
+    assert "ckpt-6" in (ckpt_dir / "checkpoint").read_text()
+
+
+def test_a_garbled_state_file_is_rebuilt_from_the_checkpoints_present(tmp_path):
+    """A garbled `checkpoint` state file used to restart training at step 1 over the ckpt-N files."""
+    ckpt_dir = tmp_path / "ckpt"
+    gan = Gan(ckpt_dir)
+    gan.train(4, save_every=2)
+    kept = gan.snapshot()
+    (ckpt_dir / "checkpoint").write_bytes(b"garbage \x00 {{{")
+    lines = []
+    again = Gan(ckpt_dir, seed=3)
+    assert again.ckpt.restore(log=lines.append) == 4
+    assert_same(again.snapshot(), kept)
+    assert len(lines) == 1 and "rebuilt" in lines[0]
+    assert tf.train.latest_checkpoint(str(ckpt_dir)).endswith("ckpt-4")
+    assert [Path(p).name for p in again.ckpt.manager.checkpoints] == ["ckpt-2", "ckpt-4"]
+
+
+def test_all_checkpoints_damaged_stops_and_never_restarts_over_them(tmp_path):
+    ckpt_dir = tmp_path / "ckpt"
+    gan = Gan(ckpt_dir)
+    gan.train(4, save_every=2)
+    for step in (2, 4):
+        _damage(ckpt_dir, step, "truncated data")
+    again = Gan(ckpt_dir, seed=3)
+    with pytest.raises(UserError, match="every checkpoint .* is damaged") as e:
+        again.ckpt.restore(log=lambda *_: None)
+    assert "\n" not in str(e.value)
+    assert len(list((ckpt_dir / "damaged").glob("ckpt-*.index"))) == 2   # kept, never overwritten
+
+
 def test_restore_refuses_a_checkpoint_of_another_model(tmp_path):
     Gan(tmp_path).train(2)
     setup.set_seed(0)
@@ -620,3 +683,35 @@ def test_restore_from_finds_a_model_whose_variables_its_optimizer_also_tracks(tm
     checkpoint.restore_from(tmp_path, critic=other)
     for a, b in zip(other.weights, c.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_one_trainer_per_run_directory(tmp_path):
+    """A second trainer on a live run directory exits 2 with one line naming the holder; a lock left by
+    a killed trainer is taken over with a note; a clean exit leaves nothing to take over."""
+    from training import lock
+    script = tmp_path / "train_toy.py"
+    script.write_text(TOY_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    rd = tmp_path / "run"
+    rd.mkdir()
+    lock.acquire(rd, log=lambda *_: None)                  # this process is a live trainer of rd
+    try:
+        busy = subprocess.run([sys.executable, str(script), "--run-dir", str(rd), "--steps", "1"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        lock.release(rd)
+    assert busy.returncode == 2
+    err = busy.stderr.strip().splitlines()
+    assert err[-1].startswith(f"error: {rd} is in use by another trainer (host ") and f"PID {os.getpid()}," in err[-1]
+    assert not list(rd.glob("ckpt/*.index"))               # it wrote no checkpoint
+    killed = subprocess.run([sys.executable, "-c", "import os, sys; from training import lock; "
+                             "lock.acquire(sys.argv[1]); os.kill(os.getpid(), 9)", str(rd)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9
+    notes = []
+    lock.acquire(rd, log=notes.append)
+    lock.release(rd)
+    assert len(notes) == 1 and "left by a trainer that is gone" in notes[0] and "PID " in notes[0]
+    lock.acquire(rd, log=notes.append)                     # released cleanly: no note this time
+    lock.release(rd)
+    assert len(notes) == 1

@@ -119,6 +119,23 @@ def test_halves_are_disjoint_and_pipeline_yields_no_clean_image(tmp_path):
     np.testing.assert_array_equal(again["mask"].numpy(), m)   # deterministic (resumable)
 
 
+def test_real_half_is_shuffled_independently_of_the_damaged_half(tmp_path):
+    """Section 4: x_m and x_r are drawn independently. Two halves of equal length shuffled with one
+    seed would meet in lock step (image 2k always beside 2k + 1); each half has its own stream."""
+    import cv2
+    for i in range(16):
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), np.full((20, 20, 3), 10 * i, np.uint8))
+    damaged, real, _ = tu.split_halves(str(tmp_path))
+    assert len(damaged) == len(real) == 8
+    ids = lambda x: np.rint((x[:, 0, 0, 0] + 1.0) * 127.5 / 10).astype(int)   # noqa: E731 (corner is known)
+    pairs = []
+    for batch in tu.training_batches(damaged, real, S, 4, seed=3, mask="center").take(8):
+        pairs += zip(ids(batch["damaged"].numpy()), ids(batch["real"].numpy()))
+    assert all(d % 2 == 0 and r % 2 == 1 for d, r in pairs)   # still the two disjoint halves
+    assert sum(r == d + 1 for d, r in pairs) < len(pairs) // 2
+    assert tu.real_stream_seed(3) != 3 and tu.real_stream_seed(3) == tu.real_stream_seed(3)
+
+
 def test_export_round_trip(tmp_path):
     G, _ = tiny()
     path = export_model(G, tmp_path / "export" / "inpainter.keras")

@@ -22,12 +22,22 @@ temporary folder that is deleted right after. Every worker restores from the chi
 checkpoints in `directory`, and restore() then checks (one all-gather) that all workers
 resumed at the same step: a worker that does not see the shared folder would otherwise run a
 different number of steps and hang the others.
+
+Damage (a disk that filled up, a copy cut short, a hand-edited state file) never costs a run:
+`restore` reads every `ckpt-N` present in the folder, newest first, and resumes from the newest one
+whose index and data read back whole; each newer damaged one is named in one line and moved to
+`<directory>/damaged/` (so no later save writes over it). The `checkpoint` state file is rebuilt
+from the intact `ckpt-N` files whenever it is unreadable or disagrees with them. A folder whose
+checkpoints are all damaged stops with one line; nothing is ever restarted over them.
 """
+import re
+import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
+from tensorflow.python.checkpoint import checkpoint_management
 
 from errors import UserError
 from training import cluster
@@ -81,6 +91,7 @@ class Checkpointer:
                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.objects = _trackables(objects)
         self.checkpoint = tf.train.Checkpoint(step=self.step, **self.objects)
+        self.keep = keep
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory),
                                                   max_to_keep=keep, checkpoint_name="ckpt")
         self.saved_step = None   # step of the newest checkpoint on disk, once known
@@ -98,15 +109,36 @@ class Checkpointer:
                 return path
         return None
 
-    def restore(self):
-        """Restore the newest checkpoint if there is one; return the step (0 for a fresh run)."""
+    def restore(self, log=print):
+        """Restore the newest intact checkpoint if there is one; return the step (0 for a fresh run).
+
+        Damaged newer checkpoints are skipped with one line each (and moved to damaged/ by the
+        chief); the state file is rebuilt from the intact ckpt-N files when it disagrees with them."""
         self.restored = True
         listed = list(self.manager.checkpoints)
+        on_disk = checkpoints_on_disk(self.directory)
+        intact = []
+        for step, prefix in reversed(on_disk):             # newest first
+            why = damage(prefix)
+            if why is None:
+                intact = [p for _, p in on_disk if _step_of(p) <= step and damage(p) is None]
+                break
+            if self.chief:
+                moved = _move_aside(prefix, self.directory / "damaged")
+                log(f"checkpoint {Path(prefix).name} is damaged ({why}): skipped, moved to {moved}/")
+            else:
+                log(f"checkpoint {Path(prefix).name} is damaged ({why}): skipped")
+        if on_disk and not intact:
+            raise UserError(f"every checkpoint in {self.directory} is damaged (moved to {self.directory / 'damaged'}/; "
+                            f"nothing was restarted over them): delete {self.directory} to start afresh, "
+                            f"or use a new --run-dir")
+        if not on_disk and listed:
+            raise UserError(f"the checkpoints listed in {self.directory}/checkpoint are missing; "
+                            f"put them back or use a new --run-dir")
+        if [str(p) for p in intact] != [str(Path(p)) for p in listed]:
+            self._rebuild_state(intact, bool(listed), log)
         path = self.latest
         if path is None:
-            if listed:
-                raise UserError(f"the checkpoints listed in {self.directory}/checkpoint are missing; "
-                                f"put them back or use a new --run-dir")
             self._agree_on_step()
             return 0
         try:
@@ -115,10 +147,24 @@ class Checkpointer:
         except (AssertionError, ValueError, tf.errors.OpError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"checkpoint {path} does not fit this script's models and optimizers "
-                            f"({first[:200]}); use a new --run-dir") from None
+                            f"({first[:200]}): it was written with other settings; use a new --run-dir "
+                            f"for these") from None
         self.saved_step = int(self.step.numpy())
         self._agree_on_step()
         return self.saved_step
+
+    def _rebuild_state(self, intact, had_state, log):
+        """Rewrite the `checkpoint` state file from the intact prefixes (chief) and reopen the manager."""
+        if self.chief and intact:
+            state = self.directory / "checkpoint"
+            if state.exists() and not had_state:
+                log(f"{state} was unreadable: rebuilt it from the {len(intact)} intact ckpt-N files present")
+            checkpoint_management.update_checkpoint_state_internal(   # atomic write, as the manager's own
+                str(self.directory), str(intact[-1]), all_model_checkpoint_paths=[str(p) for p in intact],
+                save_relative_paths=True,     # timestamps: the manager only tracks (and prunes) timed entries
+                all_model_checkpoint_timestamps=[Path(f"{p}.index").stat().st_mtime for p in intact])
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory),
+                                                  max_to_keep=self.keep, checkpoint_name="ckpt")
 
     def _agree_on_step(self):
         """Multi-worker: UserError on every worker unless all of them restored the same step."""
@@ -149,6 +195,54 @@ class Checkpointer:
             path = str(self.directory / f"ckpt-{step}")     # the chief's copy
         self.saved_step = step
         return path
+
+
+_CKPT = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+def _step_of(prefix):
+    return int(Path(prefix).name.split("-")[1])
+
+
+def checkpoints_on_disk(directory):
+    """[(step, prefix)] of the ckpt-N checkpoints whose .index file is in `directory`, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), directory / f"ckpt-{m.group(1)}") for m in map(_CKPT.match, (
+        f.name for f in directory.iterdir())) if m]
+    return sorted(found)
+
+
+def damage(prefix):
+    """None if the checkpoint reads back whole, else a short reason (unreadable index, missing or
+    truncated data shard). Reads every tensor once, so a truncated .data file is found too."""
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError, ValueError, RuntimeError) as e:
+        text = " ".join(str(e).split()) or type(e).__name__
+        if isinstance(e, tf.errors.NotFoundError) or "No such file" in text:
+            return "a data file is missing"
+        if "Read less bytes" in text or isinstance(e, (IndexError, tf.errors.OutOfRangeError)):
+            return "a data file is truncated"
+        if "sstable" in text or "index" in text.lower():
+            return "its .index file is unreadable"
+        return text[:120]
+    return None
+
+
+def _move_aside(prefix, folder):
+    """Move every file of checkpoint `prefix` into `folder` (a later save must not write over them)."""
+    prefix = Path(prefix)
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in prefix.parent.glob(prefix.name + ".*"):
+        target = folder / f.name
+        if target.exists():                       # an older damaged copy of the same step: keep both
+            target = folder / f"{f.name}.{len(list(folder.glob(f.name + '*')))}"
+        shutil.move(str(f), str(target))
+    return folder
 
 
 def resolve_checkpoint(path):

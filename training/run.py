@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from errors import UserError
-from training import cluster
+from training import cluster, lock
 from training.flags import config_of
 
 CONFIG_NAME = "config.json"
@@ -123,6 +123,7 @@ def open_run(args, runtime_keys=(), log=print):
         return Run(run_dir, config, resumed, adopted)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire(run_dir, log or print)        # one trainer per run directory (the chief's, here)
         write_json_atomic(path, {**config, "_versions": _versions()})
     except OSError as e:
         raise UserError(f"cannot write the run directory {run_dir} ({e.strerror}); choose another --run-dir") from None

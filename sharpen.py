@@ -36,7 +36,7 @@ def read_image(path):
 
 def load_generator(path):
     """A run directory (export/generator.keras, else its newest checkpoint) or a .keras file -> keras.Model."""
-    import models.deblur  # noqa: F401  (registers nothing custom today; keeps load_model future-proof)
+    import models.deblur  # noqa: F401  (registers AddInput, the global residual)
     from training.export import load_exported
     path = Path(path)
     if path.is_dir():
@@ -51,7 +51,8 @@ def load_generator(path):
             where = rundir.config_path(path)
             G = models.deblur.generator(rundir.config_value(cfg, "variant", str, where),
                                         filters=rundir.config_value(cfg, "filters", int, where),
-                                        blocks=rundir.config_value(cfg, "blocks", int, where))
+                                        blocks=rundir.config_value(cfg, "blocks", int, where),
+                                        global_residual=bool(cfg.get("global_residual", False)))
             restore_from(path, generator=G)
             return G
         raise UserError(f"{path} holds no {rundir.EXPORT}/{PAPER.export} and no checkpoint; train it with "

@@ -197,6 +197,9 @@ def build_parser():
                         help="Gaussian blur sigma range (default: %(default)s)")
     parser.add_argument("--filters", type=positive_int, default=deblur.FILTERS, help="generator width (default: %(default)s)")
     parser.add_argument("--blocks", type=int, default=deblur.BLOCKS, help="residual blocks (default: %(default)s)")
+    parser.add_argument("--global-residual", action=argparse.BooleanOptionalAction, default=deblur.GLOBAL_RESIDUAL,
+                        help="add the blurred input to G's output, last conv zero-initialised ([choice], "
+                             "docs/EXPERIMENTS.md; --no-global-residual: the literal tanh output) (default: %(default)s)")
     parser.add_argument("--d-filters", type=positive_int, default=deblur.FILTERS, help="discriminator width (default: %(default)s)")
     parser.add_argument("--d-dense", type=positive_int, default=1024, help="discriminator dense units (default: %(default)s)")
     return parser
@@ -223,7 +226,8 @@ def _check(args):
 def build(config, strategy):
     """Paper E's recipe for `config` (the parsed flags): G, D (and VGG19 for nonbn_res_l), the two
     Adams on one shared step schedule, and the train step. Call inside strategy.scope()."""
-    G = deblur.generator(config.variant, filters=config.filters, blocks=config.blocks)
+    G = deblur.generator(config.variant, filters=config.filters, blocks=config.blocks,
+                         global_residual=getattr(config, "global_residual", False))
     D = deblur.discriminator(config.image_size, filters=config.d_filters, dense=config.d_dense)
     vgg = (perceptual.vgg19_features(VGG_LAYERS, weights=config.vgg_weights)
            if config.variant == "nonbn_res_l" else None)

@@ -51,8 +51,8 @@ def split_halves(spec, data_dir=None):
         raise UserError(f"paper B needs at least 2 training images to split into damaged and real halves, "
                         f"{spec} has {n}")
     if isinstance(whole, FileSource):
-        damaged = FileSource(f"{whole.name}[even]", whole.paths[0::2], where=f"{whole._where} (even)")
-        real = FileSource(f"{whole.name}[odd]", whole.paths[1::2], where=f"{whole._where} (odd)")
+        damaged = whole.subset(whole.paths[0::2], f"{whole.name}[even]", where=f"{whole._where} (even)")
+        real = whole.subset(whole.paths[1::2], f"{whole.name}[odd]", where=f"{whole._where} (odd)")
         assert not set(damaged.paths) & set(real.paths), "the two halves share a file"
         text = (f"damaged x_m = even positions of {whole.name} ({len(damaged)} images), "
                 f"real x_r = odd positions ({len(real)} images)")

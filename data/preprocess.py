@@ -101,3 +101,20 @@ def random_crop_flip(image_uint8, size, seed):
         channels = static[2] if static.rank == 3 and static[2] is not None else shape[2]
         crop = tf.image.stateless_random_crop(image_uint8, [size, size, channels], seed=seeds[0])
     return tf.image.stateless_random_flip_left_right(crop, seed=seeds[1])
+
+
+def random_square_crop_flip(image_uint8, min_side, seed):
+    """Stateless random square crop at a random scale, plus a random horizontal flip.
+
+    Side uniform in [min(min_side, short side), short side], position uniform, no resize (the
+    caller resizes to its training size, so the crop's side sets the scale). ``seed``: [2] int64.
+    """
+    image_uint8 = tf.convert_to_tensor(image_uint8)
+    s_side, s_crop, s_flip = tf.unstack(tf.random.experimental.stateless_split(
+        tf.convert_to_tensor(seed, tf.int64), num=3))
+    shape = tf.shape(image_uint8)
+    short = tf.minimum(shape[0], shape[1])
+    low = tf.minimum(tf.constant(int(min_side), tf.int32), short)
+    side = tf.random.stateless_uniform([], s_side, low, short + 1, dtype=tf.int32)
+    crop = tf.image.stateless_random_crop(image_uint8, tf.stack([side, side, shape[2]]), seed=s_crop)
+    return tf.image.stateless_random_flip_left_right(crop, seed=s_flip)

@@ -57,6 +57,10 @@ SAMPLE_TRAIN_PHOTOS = (
     ("grass", "grass.png"),                        # 512x512 grey texture -> RGB
     ("gravel", "gravel.png"),                      # 512x512 grey texture -> RGB
 )
+# [choice, demo scale] A shuffled `samples` train stream crops: random squares of side >= this (or
+# the short side) at native resolution, so papers A-D see thousands of distinct examples, not 12
+# fixed ones (docs/EXPERIMENTS.md). Paper E's 94-px training crops fit inside every such square.
+SAMPLE_CROP_MIN = 128
 SAMPLE_TEST_PHOTOS = (
     ("astronaut", "astronaut.png"),                # 512x512 colour, a face (paper A is faces)
     ("chelsea", "chelsea.png"),                    # 300x451 colour
@@ -70,14 +74,34 @@ _PROBE_FILES = 16
 class FileSource(ImageSource):
     """Images from a list of files; unreadable files are skipped, counted, reported once."""
 
-    def __init__(self, name: str, paths, where: str = ""):
+    def __init__(self, name: str, paths, where: str = "", crop_min=None):
         self.paths = [str(p) for p in paths]
         super().__init__(name, len(self.paths))
+        self.crop_min = crop_min   # see dataset(): random square crops of shuffled streams
         self._paths = tf.constant(self.paths, tf.string)
         self._where = where or name
         self._lock = threading.Lock()
         self._bad: set = set()
         self._reported = False
+
+    def subset(self, paths, name, where):
+        """A FileSource of some of these paths, with the same crop setting (paper B's halves)."""
+        return FileSource(name, paths, where, crop_min=self.crop_min)
+
+    def dataset(self, shuffle_seed=None, repeat=False, skip=0, with_index=False) -> tf.data.Dataset:
+        """ImageSource.dataset; with `crop_min` set (the samples train split), a SHUFFLED stream
+        yields a random square crop of each photo instead of the whole photo: side uniform in
+        [min(crop_min, short side), short side], position uniform, flipped left-right with
+        probability 1/2, drawn from (shuffle_seed, stream position), so a dozen photos give a new
+        example at every position of every epoch. Unshuffled reads (evaluation, means) stay whole."""
+        images = super().dataset(shuffle_seed, repeat, skip, with_index=True)
+        if self.crop_min is not None and shuffle_seed is not None:
+            from data.preprocess import random_square_crop_flip
+            base = tf.random.experimental.stateless_fold_in(_seed_pair(shuffle_seed), 0xC809)
+            fold = tf.random.experimental.stateless_fold_in
+            images = images.map(lambda i, im: (i, random_square_crop_flip(im, self.crop_min, fold(base, i))),
+                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return images if with_index else images.map(lambda i, image: image)
 
     @property
     def unreadable(self) -> list:
@@ -199,7 +223,8 @@ def folder_source(folder: str, split="train", first=None, n_train=None) -> FileS
 
 
 def samples_source(split="train") -> FileSource:
-    """scikit-image's bundled photographs, split by photo (SAMPLE_TRAIN/TEST_PHOTOS)."""
+    """scikit-image's bundled photographs, split by photo (SAMPLE_TRAIN/TEST_PHOTOS); shuffled
+    streams of the train split yield random multi-scale crops (SAMPLE_CROP_MIN, FileSource.dataset)."""
     check_split(split)
     import skimage.data
 
@@ -209,7 +234,8 @@ def samples_source(split="train") -> FileSource:
     if missing:
         raise UserError(f"scikit-image's bundled photo {missing[0]} is missing; "
                         "reinstall scikit-image (pip install scikit-image)")
-    source = FileSource("samples", paths, where=f"samples/{split}")
+    source = FileSource("samples", paths, where=f"samples/{split}",
+                        crop_min=SAMPLE_CROP_MIN if split == "train" else None)
     source.photo_names = [name for name, _ in photos]
     return source
 

@@ -5,6 +5,9 @@ Generator (PAPERS.md E; SRResNet / EDSR layout, the seed's 5 blocks, SAME paddin
     5 x [conv3x3-64, (BN), PReLU, conv3x3-64, (BN), + identity]   residual blocks
     conv3x3-64, (BN), + head                            global skip ("nested" skip connections)
     conv9x9-3 + tanh                                    image in [-1, 1]
+    + blurred input, clipped to [-1, 1]                 global residual [choice, measured], the
+                                                        last conv zero-initialised: G starts as
+                                                        the identity (docs/EXPERIMENTS.md, E)
 Variants (the paper's ablation, table 1):
     stacked    StackedG: the same convolutions and PReLUs, no skip connection at all, no BN
     res_bn     ResG: residual blocks with BatchNorm (SRResNet)
@@ -25,6 +28,7 @@ BLOCKS = 5            # [paper] 5 residual blocks
 FILTERS = 64          # [choice: SRResNet]
 PRELU_INIT = 0.25     # [choice] PReLU's slope at init as He et al. 2015 / SRGAN's Lasagne and PyTorch (Keras: 0)
 BN_MOMENTUM = 0.9     # [choice] tensorlayer SRGAN's BatchNorm decay (Keras' default is 0.99)
+GLOBAL_RESIDUAL = True  # [choice: DeblurGAN / EnhanceNet, measured] output = clip(input + tanh(conv9x9(x)))
 D_PLAN = ((64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2))  # SRGAN
 
 
@@ -39,6 +43,20 @@ def _conv(filters, kernel, name, strides=1):
 
 def _bn(name):
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
+
+
+@keras.saving.register_keras_serializable(package="gan_restoration")
+class AddInput(keras.layers.Layer):
+    """[image, residual] -> clip(image + residual, -1, 1): the global residual of DeblurGAN
+    (``output = clamp(input + tanh(model(input)), -1, 1)``); float32 whatever the policy."""
+
+    def __init__(self, **kw):
+        kw.setdefault("dtype", "float32")
+        super().__init__(**kw)
+
+    def call(self, inputs):
+        image, residual = inputs
+        return keras.ops.clip(keras.ops.cast(image, "float32") + keras.ops.cast(residual, "float32"), -1.0, 1.0)
 
 
 def residual_block(x, filters, bn, name):
@@ -61,11 +79,15 @@ def plain_block(x, filters, name):
     return _prelu(f"{name}_prelu2")(y)
 
 
-def generator(variant="nonbn_res", filters=FILTERS, blocks=BLOCKS, name=None):
+def generator(variant="nonbn_res", filters=FILTERS, blocks=BLOCKS, global_residual=GLOBAL_RESIDUAL, name=None):
     """The paper's generator G: blurred [B, H, W, 3] in [-1, 1] -> sharp [B, H, W, 3] in [-1, 1].
 
     variant: "stacked" (StackedG), "res_bn" (ResG) or "nonbn_res" (NonBN-ResG, the paper's model).
     filters / blocks: 64 / 5 as the paper; smaller for tiny test builds.
+    global_residual: True (default, [choice] measured in docs/EXPERIMENTS.md): the network predicts
+    a correction added to its input, clip(blurred + tanh(conv9x9(x)), -1, 1), with the last conv
+    zero-initialised so an untrained G returns its input exactly; all variants alike (it is the
+    output path, not the blocks the ablation compares). False: tanh(conv9x9(x)), the literal reading.
     """
     if variant == "nonbn_res_l":
         variant = "nonbn_res"     # same network, other losses
@@ -88,7 +110,10 @@ def generator(variant="nonbn_res", filters=FILTERS, blocks=BLOCKS, name=None):
             x = _bn("post_bn")(x)
         x = keras.layers.Add(name="global_skip")([head, x])
     # float32 output whatever the mixed-precision policy (the losses and tanh range need it)
-    out = keras.layers.Conv2D(3, 9, padding="same", activation="tanh", dtype="float32", name="out_conv")(x)
+    zero = dict(kernel_initializer="zeros") if global_residual else {}
+    out = keras.layers.Conv2D(3, 9, padding="same", activation="tanh", dtype="float32", name="out_conv", **zero)(x)
+    if global_residual:
+        out = AddInput(name="global_residual")([inputs, out])
     names = {"stacked": "StackedG", "res_bn": "ResG", "nonbn_res": "NonBN-ResG"}
     return keras.Model(inputs, out, name=name or names[variant])
 

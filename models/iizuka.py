@@ -70,13 +70,19 @@ def _stride_exceeds_input(x, stride, transpose):
     return not transpose and stride > 1 and bool(side) and min(side) < stride
 
 
+# [choice: GLCIC's Torch code, measured] nn.SpatialBatchNormalization's defaults (momentum 0.1 =
+# Keras 0.9, eps 1e-5). Keras' 0.99 keeps the moving statistics near their initial (0, 1) for
+# hundreds of steps, so an inference-mode G is garbage early on (docs/EXPERIMENTS.md, A).
+BN_MOMENTUM, BN_EPSILON = 0.9, 1e-5
+
+
 def _conv_bn_relu(x, filters, kernel, stride=1, dilation=1, name=None, transpose=False):
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     # float32 is the policy's variable dtype anyway: only the compute dtype changes, and only under
     # mixed precision (under the float32 policy this layer is the same as every other one).
     dtype = {"dtype": "float32"} if _stride_exceeds_input(x, stride, transpose) else {}
     x = conv(filters, kernel, strides=stride, dilation_rate=dilation, padding="same", name=name, **dtype)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

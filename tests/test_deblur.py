@@ -52,6 +52,28 @@ def test_generator_variants_structure(variant):
         assert np.all(np.abs(y) <= 1.0)                   # tanh
 
 
+@pytest.mark.parametrize("variant", deblur.VARIANTS)
+def test_global_residual_starts_at_the_identity_and_learns_a_correction(variant):
+    """Issue 14, E: output = clip(input + tanh(out_conv(x)), -1, 1) with out_conv zero-initialised,
+    so an untrained G returns its input exactly (every variant), and a non-zero last layer adds
+    a bounded correction. --no-global-residual is the literal tanh output."""
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 24, 24, 3)).astype(np.float32)
+    G = deblur.generator(variant, filters=8, blocks=2)
+    assert deblur.GLOBAL_RESIDUAL is True
+    out_conv = G.get_layer("out_conv")
+    assert not np.any(out_conv.kernel.numpy()) and not np.any(out_conv.bias.numpy())
+    assert G.get_layer("global_residual").input[0] is G.input
+    np.testing.assert_array_equal(G(x, training=True).numpy(), x)
+    np.testing.assert_array_equal(G(x, training=False).numpy(), x)
+    out_conv.bias.assign([0.5, -0.5, 0.0])                # a correction: clipped to the image range
+    y = G(x).numpy()
+    np.testing.assert_allclose(y, np.clip(x + np.tanh([0.5, -0.5, 0.0]), -1, 1), atol=1e-6)
+    plain = deblur.generator(variant, filters=8, blocks=2, global_residual=False)
+    assert "global_residual" not in [layer.name for layer in plain.layers]
+    assert np.any(plain.get_layer("out_conv").kernel.numpy())          # Glorot init, not zero
+    assert not np.allclose(plain(x).numpy(), x, atol=0.05)
+
+
 def test_paper_size_parameter_counts():
     """At paper size (64 filters, 5 blocks): convs 9x9-64, 10 x 3x3-64, 3x3-64, 9x9-3, PReLU per channel."""
     conv = lambda k, cin, cout: k * k * cin * cout + cout          # noqa: E731

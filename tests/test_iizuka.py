@@ -55,6 +55,8 @@ def test_completion_network_matches_the_layer_table():
     assert all(c.kernel_size[0] == c.kernel_size[1] and c.padding == "same" for c in convs)
     bns = [layer for layer in g.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(bns) == 15                                   # after every conv except the last
+    # issue 14: GLCIC's Torch BN defaults, so inference-mode statistics are usable after tens of steps
+    assert all(b.momentum == 0.9 and b.epsilon == 1e-5 for b in bns)
     assert [c.output.shape[1] for c in convs] == [128, 64, 64] + [32] * 8 + [64, 64, 128, 128, 128]
     assert g.input[0].shape[1:] == (128, 128, 3) and g.input[1].shape[1:] == (128, 128, 1)
     assert g.output.shape[1:] == (128, 128, 3)

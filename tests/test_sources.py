@@ -215,6 +215,30 @@ def test_skip_does_not_decode_skipped_images(numbered, monkeypatch):
     assert 2 <= len(calls) < 100  # decoding before skip would take >= 1002 decodes
 
 
+def test_samples_source_yields_distinct_random_crops_across_epochs():
+    """Issue 14: a shuffled samples train stream crops each photo at a random scale (square, side in
+    [SAMPLE_CROP_MIN, short side], native pixels, random flip), a new crop at every stream position,
+    the same for the same seed; unshuffled reads and the test split stay whole photos."""
+    train = open_source("samples", "train")
+    n = len(train)
+    shorts = {p: min(cv2.imread(p).shape[:2]) for p in train.paths}
+    crops = list(train.dataset(shuffle_seed=3, repeat=True, with_index=True).take(3 * n).as_numpy_iterator())
+    assert [int(i) for i, _ in crops] == list(range(3 * n))
+    sides = [im.shape[0] for _, im in crops]
+    assert all(im.shape[0] == im.shape[1] and im.shape[2] == 3 for _, im in crops)
+    assert min(sides) >= min(sources.SAMPLE_CROP_MIN, min(shorts.values())) and max(sides) <= max(shorts.values())
+    assert len(set(sides)) > 2 * n                            # many scales, not one per photo
+    again = list(train.dataset(shuffle_seed=3, repeat=True).take(n).as_numpy_iterator())
+    assert all(np.array_equal(a, b) for a, (_, b) in zip(again, crops))
+    resumed = next(iter(train.dataset(shuffle_seed=3, repeat=True, skip=n + 1)))
+    np.testing.assert_array_equal(resumed.numpy(), crops[n + 1][1])
+    whole = [im.shape for im in train.dataset().as_numpy_iterator()]
+    assert [s[:2] for s in whole] == [cv2.imread(p).shape[:2] for p in train.paths]
+    test = open_source("samples", "test")
+    assert test.crop_min is None
+    assert len({im.shape for im in test.dataset(shuffle_seed=3).as_numpy_iterator()}) == len(test)
+
+
 def test_samples_split_by_photo_and_real():
     train, test = open_source("samples", "train"), open_source("samples", "test")
     assert train.photo_names == [name for name, _ in SAMPLE_TRAIN_PHOTOS]

@@ -1,0 +1,194 @@
+"""Issue 14's controlled experiments: train one model with the demo's settings plus the flags
+given, then score it on the held-out photos (experiments/heldout.py) against the trivial
+baselines. One model per call, same seed, same held-out set: change one thing between calls.
+
+    python -m experiments.probe E OUT --steps 60 -- --variant nonbn_res --filters 8
+    python -m experiments.probe D OUT --steps 200 -- --width 8 --rec-only
+    python -m experiments.probe A OUT --steps 120 20 60 -- --width 8
+    python -m experiments.probe B|C OUT --steps 200 -- --width 16 --image-size 32
+
+Writes OUT/result.json (figures, wall time) and OUT/grid.png (rows: input, baselines, model,
+truth) and prints one line. Inpainting is scored at the model's size with the centre square
+hole of half the side (D's mask) or the GLCIC hole bank (A, B, C), on the hole pixels, pasted
+(no Poisson blend) and blended.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from experiments import heldout
+
+QUIET = ["--log-every", "50", "--save-every", "100000", "--image-every", "100000"]
+
+
+def _base(out, vgg="none"):
+    return ["--smoke", "--dataset", "samples", "--vgg-weights", vgg, "--run-dir", str(out / "run")] + QUIET
+
+
+def _grid(rows, path, n=6):
+    from training.summaries import image_grid, write_png
+    write_png(path, image_grid({k: np.stack(v[:n]) for k, v in rows.items()}, max_examples=n))
+
+
+def deblur(out, steps, extra, seed=0):
+    import tensorflow as tf
+    import evaluate
+    import train_deblur
+    from data import degrade, pipeline
+    from data.masks import example_seed
+    from data.preprocess import to_float, to_uint8
+    from sharpen import load_generator, sharpen_array
+    t = time.time()
+    if not (out / "run" / "export" / "generator.keras").exists():
+        train_deblur.main(_base(out) + ["--steps", str(steps)] + extra)
+    train_s = time.time() - t
+    G = load_generator(out / "run")
+    tiles = heldout.deblur_tiles(128)
+    base = pipeline._base_seed(seed, pipeline._EVAL_DEBLUR)
+    sharp = [im for _, im in tiles]
+    blurred = [to_uint8(degrade.random_blur(example_seed(base, tf.constant(i, tf.int64)), to_float(im), "mixed",
+                                            padding="reflect")[0]).numpy() for i, im in enumerate(sharp)]
+    rows = {"blurred": blurred, "unsharp": [evaluate.unsharp_mask(b) for b in blurred],
+            "model": [sharpen_array(G, b) for b in blurred], "sharp": sharp}
+    res = {k: evaluate.means(evaluate.score(v, sharp)) for k, v in rows.items() if k != "sharp"}
+    _grid(rows, out / "grid.png")
+    return res, train_s
+
+
+def _a_residual(train_module):
+    """Experiment: GLCIC's G with the hole filled by the per-image mean of the known pixels, and
+    output = clip(that fill + tanh(last conv)), last conv zero-initialised (E's output path)."""
+    import keras
+    from keras import layers, ops
+    from models import iizuka
+
+    @keras.saving.register_keras_serializable(package="probe")
+    class ImageMeanFill(layers.Layer):
+        def call(self, inputs):
+            image, mask = inputs
+            known = 1.0 - mask
+            mean = ops.sum(image * known, axis=(1, 2), keepdims=True) / ops.maximum(
+                ops.sum(known, axis=(1, 2), keepdims=True), 1.0)
+            return image * known + mean * mask
+
+    @keras.saving.register_keras_serializable(package="probe")
+    class AddClip(layers.Layer):
+        def call(self, inputs):
+            return ops.clip(inputs[0] + inputs[1], -1.0, 1.0)
+
+    def completion_network(image_size=iizuka.IMAGE_SIZE, width=iizuka.WIDTH, mean=(0.0, 0.0, 0.0),
+                           name="completion_network"):
+        image = keras.Input((image_size, image_size, 3), name="image")
+        mask = keras.Input((image_size, image_size, 1), name="mask")
+        filled = ImageMeanFill(name="image_mean_fill")([image, mask])
+        x = layers.Concatenate()([filled, mask])
+        plan = iizuka.generator_plan(width)
+        for lname, kind, filters, kernel, stride, dilation in plan[:-1]:
+            x = iizuka._conv_bn_relu(x, filters, kernel, stride, dilation, name=lname, transpose=kind == "deconv")
+        lname, _, filters, kernel, _, _ = plan[-1]
+        x = layers.Conv2D(filters, kernel, padding="same", kernel_initializer="zeros", name=lname)(x)
+        out = AddClip(name="residual")([filled, layers.Activation("tanh", name="tanh")(x)])
+        return keras.Model([image, mask], out, name=name)
+
+    iizuka.completion_network = completion_network
+    train_module.iizuka.completion_network = completion_network
+
+
+def inpaint(paper, out, steps, extra, size):
+    import evaluate
+    from data.masks import MaskBank, make_mask
+    t = time.time()
+    if paper == "D":
+        import train_context_encoder as m
+        marker = out / "run" / "export" / "inpainter.keras"
+        if not marker.exists():
+            m.main(_base(out) + ["--steps", str(steps[0])] + extra)
+    elif paper == "A":
+        import train_iizuka as m
+        if os.environ.get("PROBE_A_RESIDUAL"):   # experiment only: G starts at the per-image mean fill
+            _a_residual(m)
+        if os.environ.get("PROBE_A_ADAM"):   # experiment only: Adam(lr) instead of Adadelta
+            import keras
+            lr = float(os.environ["PROBE_A_ADAM"])
+            m.keras.optimizers.Adadelta = lambda *a, **k: keras.optimizers.Adam(lr, beta_1=0.5)
+        for k in (1, 2, 3)[:len(steps)]:
+            if not (out / "run" / "export" / f"stage{k}.keras").exists():
+                m.main(_base(out) + ["--stage", str(k), "--steps", str(steps[k - 1])] + extra)
+    elif paper == "B":
+        import train_unsupervised as m
+        if not (out / "run" / "export" / "inpainter.keras").exists():
+            m.main(_base(out) + ["--steps", str(steps[0])] + extra)
+    else:
+        import train_wgan_completion as m
+        if not (out / "run" / "ckpt").exists():
+            m.main(["train", "--loss", "bce"] + _base(out) + ["--steps", str(steps[0])] + extra)
+    train_s = time.time() - t
+    images = [im for _, im in heldout.inpainting_images(size)]
+    n = len(images)
+    if paper == "D":
+        hole = make_mask("center", [0, 0], size, size, side=size // 2)[0].numpy()[..., 0] > 0.5
+        holes = np.repeat(hole[None], n, axis=0)
+    else:
+        bank = MaskBank.generate("glcic", n, size, size, [0, evaluate.MASK_SEED], **evaluate._glcic_kw(size))
+        holes = np.asarray(bank.masks)[..., 0] > 0.5
+    models = {}
+    if paper == "A":
+        for k in (1, 3)[:1 if len(steps) == 1 else 2]:
+            models[f"stage{k}"] = evaluate._inpainter_loader(out / "run" / "export" / f"stage{k}.keras")
+    elif paper == "C":
+        models["model"] = evaluate._dcgan_loader(200)(out / "run")
+    else:
+        models["model"] = evaluate._inpainter_loader(out / "run")
+    rows = {"input": [np.where(h[..., None], 255, im).astype(np.uint8) for im, h in zip(images, holes)],
+            "mean fill": [heldout.mean_fill(im, h) for im, h in zip(images, holes)],
+            "telea": [evaluate.classical_inpaint("telea", im, h) for im, h in zip(images, holes)]}
+    from blend import poisson_blend
+    rows["mean fill+blend"] = [poisson_blend(m_, im, h) for m_, im, h in zip(rows["mean fill"], images, holes)]
+    for name, model in models.items():
+        rows[name] = list(evaluate.complete_batch(model, np.stack(images), holes, blend=False))
+        rows[name + "+blend"] = list(evaluate.complete_batch(model, np.stack(images), holes, blend=True))
+    rows["truth"] = images
+    masks = holes[..., None].astype(np.float32)
+    res = {k: evaluate.means(evaluate.score(v, images, masks)) for k, v in rows.items() if k not in ("input", "truth")}
+    _grid(rows, out / "grid.png")
+    return res, train_s
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser()
+    p.add_argument("paper", choices=list("ABCDE"))
+    p.add_argument("out")
+    p.add_argument("--steps", type=int, nargs="+", required=True)
+    p.add_argument("--size", type=int, default=32, help="inpainting evaluation size (the model's)")
+    p.add_argument("--no-crops", action="store_true", help="train on the 12 whole photos (before issue 14)")
+    a = p.parse_args(argv)
+    if a.no_crops:
+        import data.sources
+        data.sources.SAMPLE_CROP_MIN = None
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.time()
+    if a.paper == "E":
+        res, train_s = deblur(out, a.steps[0], extra)
+    else:
+        res, train_s = inpaint(a.paper, out, a.steps, extra, a.size)
+    result = dict(paper=a.paper, steps=a.steps, extra=extra, train_s=round(train_s, 1),
+                  wall_s=round(time.time() - t, 1), figures=res)
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    key = "psnr" if a.paper == "E" else "psnr_hole"
+    print(f"RESULT {a.paper} {out.name} train {train_s:.0f}s | " + " | ".join(
+        f"{k} {v[key]:.2f}/{v['ssim' if a.paper == 'E' else 'ssim_hole']:.3f}" for k, v in res.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -96,6 +96,20 @@ def train_all(items, log=print):
     return times
 
 
+def write_loss_curves(items, folder):
+    """One PNG of loss curves per trained run (paper A's three stages share one), relative paths."""
+    import plots
+    written = {}
+    for label, run_dir, *_ in items:
+        name = Path(run_dir).name
+        if name in written:
+            continue
+        png = plots.loss_curves(rundir.log_dir(run_dir), Path(folder) / f"{name}.png", f"{label}: {run_dir}")
+        if png is not None:
+            written[name] = str(Path(folder).name + "/" + png.name)
+    return list(written.values())
+
+
 def main(argv=None):
     p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="results", help="results folder (default: %(default)s)")
@@ -123,6 +137,7 @@ def main(argv=None):
     items = plan(runs, budget, a.vgg_weights, a.deblur_variants)
     train_times = train_all(items)
     trained_s = time.time() - start
+    curves = write_loss_curves(items, out / "curves")
     a_steps = "/".join(str(s) for s in budget["a_steps"])
     note = (f"Smoke demonstration, NOT a reproduction: models trained on CPU for a few steps (paper A stages "
             f"{a_steps} at {budget['a_size']} px; B, C {budget['b_steps']}/{budget['c_steps']}, "
@@ -153,11 +168,13 @@ def main(argv=None):
     grids = sorted(str(p.relative_to(out)) for p in out.glob("table_*/grid_*.png"))
     summary = (f"# Demo results\n\n**{note}.**\n\nWall time: {total:.0f} s in all, of which training {trained_s:.0f} s "
                f"({os.cpu_count()} CPU cores visible). Picture grids (rows: input / each method / ground truth): "
-               + ", ".join(f"[{g}]({g})" for g in grids) + "\n\n" + "\n\n".join(texts))
+               + ", ".join(f"[{g}]({g})" for g in grids) + ". Loss curves: "
+               + ", ".join(f"[{c}]({c})" for c in curves) + "\n\n" + "\n\n".join(texts))
     (out / "README.md").write_text(summary)
     rundir.write_json_atomic(out / "summary.json", {"note": note, "wall_s": round(total, 1),
                                                  "train_s": round(trained_s, 1), "train_times_s": train_times,
-                                                 "quick": a.quick, "tables": results, "grids": grids})
+                                                 "quick": a.quick, "tables": results, "grids": grids,
+                                                 "curves": curves})
     print(summary)
     print(f"demo finished in {total:.0f} s: see {out / 'README.md'} and the grids in {out}")
     return 0

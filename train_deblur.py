@@ -14,6 +14,7 @@ x0.1 after 250,000 of the 500,000 steps, read from the ONE shared step counter.
 The generator is exported to <run_dir>/export/generator.keras (blurred [-1, 1] -> sharp [-1, 1],
 any size); sharpen.py applies it to your own photos.
 """
+import argparse
 import itertools
 import sys
 from pathlib import Path

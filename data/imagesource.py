@@ -12,7 +12,7 @@ SHUFFLE_WINDOW_BYTES = 256 * 2**20
 SHUFFLE_WINDOW_MAX = 10_000
 
 
-def _seed_pair(seed):
+def seed_pair(seed):
     """An int seed -> the [2] int64 tensor stateless ops take."""
     return tf.constant([int(seed) % 2**63, 0x5EED], tf.int64)
 
@@ -63,7 +63,7 @@ class ImageSource:
             raise ValueError(f"skip must be >= 0, got {skip}")
         first_epoch, offset = divmod(skip, n)
         last_epoch = 2**62 if repeat else max(first_epoch, 1)
-        seed = None if shuffle_seed is None else _seed_pair(shuffle_seed)
+        seed = None if shuffle_seed is None else seed_pair(shuffle_seed)
         items = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(self._epochs(seed))
         items = items.enumerate(start=first_epoch * n).skip(offset)
         images = items.map(lambda i, item: (i, self._decode(item)),

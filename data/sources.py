@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from data.imagesource import (SHUFFLE_WINDOW_BYTES, SHUFFLE_WINDOW_MAX, ImageSource, check_split, decode_image,
-                              select, shuffle_windows)
+                              seed_pair, select, shuffle_windows)
 from errors import UserError
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class FileSource(ImageSource):
         images = super().dataset(shuffle_seed, repeat, skip, with_index=True)
         if self.crop_min is not None and shuffle_seed is not None:
             from data.preprocess import random_square_crop_flip
-            base = tf.random.experimental.stateless_fold_in(_seed_pair(shuffle_seed), 0xC809)
+            base = tf.random.experimental.stateless_fold_in(seed_pair(shuffle_seed), 0xC809)
             fold = tf.random.experimental.stateless_fold_in
             images = images.map(lambda i, im: (i, random_square_crop_flip(im, self.crop_min, fold(base, i))),
                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -10,8 +10,9 @@ import pathlib
 import papers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# The only modules that may import a train script: bench/ (for build) and demo.py (runs them).
-MAY_IMPORT_TRAIN_SCRIPTS = ("bench.", "demo")
+# The only modules that may import a train script: bench/ (for build), demo.py (runs them) and
+# experiments/ (the issue-14 probes, which train a model per experiment).
+MAY_IMPORT_TRAIN_SCRIPTS = ("bench.", "demo", "experiments.")
 
 
 def _modules():

@@ -31,6 +31,7 @@ def test_demo_quick_writes_every_table(tmp_path_factory, tmp_path):
     d = json.loads((out / "table_D" / "table_D.json").read_text())["sets"]["set5"]["methods"]
     assert d["ours(l_rec)"]["status"] == "ok" and d["ours(l_rec + l_adv)"]["status"] == "ok"
     assert summary["grids"] and all((out / g).is_file() for g in summary["grids"])
+    assert summary["curves"] and all((out / c).is_file() for c in summary["curves"])   # loss-curve PNGs
 
 
 def test_demo_plan_covers_every_paper(tmp_path):

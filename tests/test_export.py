@@ -150,7 +150,7 @@ def test_every_error_is_one_line_and_exit_2(runs, capsys):
         "paper C": ([str(tmp / "run_C"), "onnx", str(tmp / "c.onnx")], "latent search"),
         "run without config": ([str(tmp / "no_config"), "tflite", str(tmp / "x.tflite")], "naming its paper"),
         "missing model": ([str(tmp / "nope.keras"), "tflite", str(tmp / "x.tflite")], "no model at"),
-        "unreadable model": ([str(bad), "tflite", str(tmp / "x.tflite")], "cannot load model"),
+        "unreadable model": ([str(bad), "tflite", str(tmp / "x.tflite")], "is not a Keras model file"),
         "wrong suffix": ([d, "onnx", str(tmp / "x.tflite")], "must end in .onnx"),
         "float16 elsewhere": ([d, "onnx", str(tmp / "x.onnx"), "--float16"], "--float16 applies to --format tflite"),
         "out is a file": ([d, "savedmodel", str(bad)], "not a SavedModel folder"),

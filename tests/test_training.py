@@ -660,8 +660,14 @@ def test_export_round_trip_and_errors(tmp_path):
     with pytest.raises(UserError, match="no model file"):
         load_exported(tmp_path / "missing.keras")
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
-    with pytest.raises(UserError, match="cannot load model") as e:
+    with pytest.raises(UserError, match="is not a Keras model file") as e:   # not "file not found"
         load_exported(tmp_path / "bad.keras")
+    assert "\n" not in str(e.value)
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as z:                 # a zip, but no Keras model
+        z.writestr("readme.txt", "hello")
+    with pytest.raises(UserError, match="cannot load model") as e:
+        load_exported(tmp_path / "other.keras")
     assert "\n" not in str(e.value)
     with pytest.raises(UserError, match=".keras"):
         export_model(model, tmp_path / "net.h5")

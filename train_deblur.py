@@ -41,7 +41,9 @@ LR_DECAY = 0.1            # [paper]
 D_UPDATES = 2             # [paper] discriminator updates per generator update
 ADV_WEIGHT = 1e-3         # [choice: SRGAN] adversarial weight, content (L1) weight 1
 CONTENT_WEIGHT = 1.0
-VGG_LAYERS = tuple(perceptual.E_PERCEPTUAL_WEIGHTS) + tuple(perceptual.E_TEXTURE_WEIGHTS)
+PERCEPTUAL_WEIGHTS = {"pool2": 0.2, "pool5": 0.02}     # [choice: EnhanceNet table 2] eq. 4, mean-normalised
+TEXTURE_WEIGHTS = {"conv1_1": 3e-7, "conv2_1": 1e-6, "conv3_1": 1e-6}   # [choice: EnhanceNet] eq. 5
+VGG_LAYERS = tuple(PERCEPTUAL_WEIGHTS) + tuple(TEXTURE_WEIGHTS)
 
 
 # ------------------------------------------------------------------------- learning-rate schedule
@@ -91,7 +93,7 @@ def generator_loss(pred, sharp, d_fake, feats_pred=None, feats_sharp=None, conte
     total = content_weight * L1 (eq. 3) + adv_weight * -log D(G(x)) (eq. 6)
             [+ perceptual (eq. 4, weights per VGG layer) + texture (eq. 5, weights per layer)]
     The two VGG terms are added when feature dicts are given (variant nonbn_res_l); weights
-    default to perceptual.E_PERCEPTUAL_WEIGHTS (pool2 0.2, pool5 0.02) and E_TEXTURE_WEIGHTS
+    default to PERCEPTUAL_WEIGHTS (pool2 0.2, pool5 0.02) and TEXTURE_WEIGHTS
     (conv1_1 3e-7, conv2_1 1e-6, conv3_1 1e-6), texture on patch x patch tiles (16).
     """
     terms = {"content": pixel.l1(pred, sharp),                       # eq. 3
@@ -99,10 +101,10 @@ def generator_loss(pred, sharp, d_fake, feats_pred=None, feats_sharp=None, conte
     total = content_weight * terms["content"] + adv_weight * terms["adversarial"]
     if feats_pred is not None:
         terms["perceptual"] = perceptual.perceptual_l2(                # eq. 4, weights inside
-            feats_pred, feats_sharp, perceptual.E_PERCEPTUAL_WEIGHTS if perceptual_weights is None
+            feats_pred, feats_sharp, PERCEPTUAL_WEIGHTS if perceptual_weights is None
             else perceptual_weights)
         terms["texture"] = perceptual.texture_losses(                  # eq. 5, weights inside
-            feats_pred, feats_sharp, perceptual.E_TEXTURE_WEIGHTS if texture_weights is None
+            feats_pred, feats_sharp, TEXTURE_WEIGHTS if texture_weights is None
             else texture_weights, patch)
         total += terms["perceptual"] + terms["texture"]
     terms["total"] = total

@@ -34,6 +34,7 @@ PAPER = papers.PAPERS["A"]
 
 STAGE_STEPS = {1: 20_000, 2: 10_000, 3: 70_000}       # [paper]
 SMOKE_STEPS = {1: 3, 2: 2, 3: 2}
+VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1")   # [paper] eq. 3: the VGG19 layers of L_P
 ALPHA = 0.0004   # [choice: GLCIC] weight of the GAN term in eq. 4
 BETA = 0.01      # [choice] weight of L_P in eq. 4; see docs/PAPER_NOTES.md (re-measure with real VGG weights)
 SMOKE = dict(dataset="samples", image_size=32, batch_size=2, width=4, local_size=16, hole_min=6,
@@ -99,7 +100,7 @@ def completion_losses(generator, vgg, image, mask, training):
     comp = composite(pred, image, mask)
     l_m = pixel.masked_mse(pred, image, mask)                               # eq. 2
     feats_pred, feats_true = perceptual.vgg_pair(vgg, comp, image)
-    l_p = perceptual.perceptual_l1(feats_pred, feats_true)                  # eq. 3
+    l_p = perceptual.perceptual_l1(feats_pred, feats_true, VGG_LAYERS)      # eq. 3
     return pred, comp, l_m, l_p
 
 
@@ -260,7 +261,7 @@ def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
         models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     if vgg is None and (config.stage != 2 or config.report_magnitudes):
-        vgg = perceptual.vgg19_features(perceptual.A_LAYERS, weights=config.vgg_weights)
+        vgg = perceptual.vgg19_features(VGG_LAYERS, weights=config.vgg_weights)
     if config.stage == 1:
         step_fn = make_stage1_step(generator, vgg, g_opt, config.beta)
     elif config.stage == 2:

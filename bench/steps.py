@@ -162,8 +162,8 @@ def _built(paper, recipe, batch, bsz, s, models, infer, strategy):
 
 
 def _paper_a(cfg, s, bsz, xla, strategy, seed, vgg_weights):
-    from losses import perceptual
-    vgg = tiny_vgg(perceptual.A_LAYERS) if cfg.get("tiny_vgg") else None
+    import train_iizuka
+    vgg = tiny_vgg(train_iizuka.VGG_LAYERS) if cfg.get("tiny_vgg") else None
     _, recipe = _recipe("A", strategy, xla, seed, vgg_weights, dict(
         stage=3, image_size=s, batch_size=bsz, width=cfg["width"], local_size=cfg["local"], fc_units=cfg["fc"]),
         vgg=vgg)

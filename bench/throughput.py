@@ -73,10 +73,10 @@ def _vgg_macs(layers, size):
 def step_flops(paper, built):
     """Analytic FLOPs of one training step (the whole global batch) of a Built, and the formula."""
     import train_deblur
-    from losses import perceptual
+    import train_iizuka
     m, b, s = built.models, built.batch_size, built.image_size
     if paper == "A":      # stage 3: G trained (3), VGG on pred (2) + target (1), D on real (3) and fake (3 + 1)
-        g, d, v = forward_macs(m["G"]), forward_macs(m["D"]), _vgg_macs(perceptual.A_LAYERS, s)
+        g, d, v = forward_macs(m["G"]), forward_macs(m["D"]), _vgg_macs(train_iizuka.VGG_LAYERS, s)
         per, text = 3 * g + 3 * v + 7 * d, "3 G + 3 VGG(relu3_1) + 7 D"
     elif paper == "B":    # D update: G fwd 1, D real 3 + fake 3; G update: G 3, D 2 (fwd + input grad)
         g, d = forward_macs(m["G"]), forward_macs(m["D"])

@@ -21,9 +21,8 @@ WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + WEIGHTS_FILE
 WEIGHTS_MD5 = "253f8cb515780f3b799900260a226db6"  # as keras.applications.vgg19
 
-A_LAYERS = ("relu1_1", "relu2_1", "relu3_1")  # paper A eq. 3
-E_PERCEPTUAL_WEIGHTS = {"pool2": 0.2, "pool5": 0.02}  # paper E eq. 4, EnhanceNet table 2
-E_TEXTURE_WEIGHTS = {"conv1_1": 3e-7, "conv2_1": 1e-6, "conv3_1": 1e-6}  # paper E eq. 5, EnhanceNet
+# The papers' own layer choices and weights live beside their objectives: train_iizuka.VGG_LAYERS
+# (paper A eq. 3), train_deblur.PERCEPTUAL_WEIGHTS / TEXTURE_WEIGHTS (paper E eqs. 4 and 5).
 TEXTURE_PATCH = 16
 
 
@@ -96,7 +95,7 @@ class VGGPreprocess(keras.layers.Layer):
         return {**super().get_config(), "input_range": self.input_range}
 
 
-def vgg19_features(layers=A_LAYERS, weights="imagenet", input_range=(-1.0, 1.0), input_shape=(None, None, 3)):
+def vgg19_features(layers, weights="imagenet", input_range=(-1.0, 1.0), input_shape=(None, None, 3)):
     """Frozen VGG19 -> keras.Model: image batch in `input_range` -> {paper layer name: features}.
 
     Only the layers up to the deepest one requested are computed.
@@ -134,7 +133,7 @@ def vgg_pair(vgg, pred, target):
     return fp, ft
 
 
-def perceptual_l1(feats_pred, feats_target, layers=A_LAYERS):
+def perceptual_l1(feats_pred, feats_target, layers):
     """Paper A eq. 3: sum_j ||phi_j(gt) - phi_j(pred)||_1 / (C_j H_j W_j), averaged over the batch
     (= the mean absolute difference over all elements of each layer, summed over layers)."""
     total = 0.0
@@ -152,13 +151,12 @@ def mean_normalize(features, eps=1e-8):
     return f / (tf.reduce_mean(f, axis=[1, 2, 3], keepdims=True) + eps)
 
 
-def perceptual_l2(feats_pred, feats_target, weights=None, normalize_mean=True):
-    """Paper E eq. 4: sum_j w_j * mean over elements of (n(phi_j(pred)) - n(phi_j(gt)))^2, pool2 (0.2)
-    and pool5 (0.02) by default (EnhanceNet table 2). n() divides each example's features by their
+def perceptual_l2(feats_pred, feats_target, weights, normalize_mean=True):
+    """Paper E eq. 4: sum_j w_j * mean over elements of (n(phi_j(pred)) - n(phi_j(gt)))^2 over the layers
+    of `weights` (paper E: pool2 0.2, pool5 0.02, EnhanceNet table 2; train_deblur.PERCEPTUAL_WEIGHTS). n() divides each example's features by their
     mean over H, W, C, as tensorpack enet-pat does before its mean squared error (`normalize(pool2)`,
     `normalize(pool5)`): the weights 0.2 / 0.02 are for those normalised features; raw ImageNet-VGG
     pool5 activations are orders of magnitude larger and would swamp the L1 content loss."""
-    weights = E_PERCEPTUAL_WEIGHTS if weights is None else weights
     total = 0.0
     for name, w in weights.items():
         fp, ft = feats_pred[name], feats_target[name]
@@ -210,9 +208,9 @@ def texture_loss(feat_pred, feat_target, patch=TEXTURE_PATCH, normalize_mean=Tru
     return tf.reduce_mean(tf.square(gp - gt))
 
 
-def texture_losses(feats_pred, feats_target, weights=None, patch=TEXTURE_PATCH):
-    """Paper E eq. 5 over layers: sum_j w_j * texture_loss_j (conv1_1 3e-7, conv2_1 1e-6, conv3_1 1e-6)."""
-    weights = E_TEXTURE_WEIGHTS if weights is None else weights
+def texture_losses(feats_pred, feats_target, weights, patch=TEXTURE_PATCH):
+    """Paper E eq. 5 over layers: sum_j w_j * texture_loss_j (paper E: conv1_1 3e-7, conv2_1 1e-6,
+    conv3_1 1e-6; train_deblur.TEXTURE_WEIGHTS)."""
     total = 0.0
     for name, w in weights.items():
         total += w * texture_loss(feats_pred[name], feats_target[name], patch)

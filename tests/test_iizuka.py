@@ -116,7 +116,7 @@ def tiny():
     keras.utils.set_random_seed(1)
     g = iizuka.completion_network(16, width=4, mean=(0.0, 0.0, 0.0))
     with pytest.warns(UserWarning, match="RANDOM"):
-        vgg = perceptual.vgg19_features(weights=None)
+        vgg = perceptual.vgg19_features(train_iizuka.VGG_LAYERS, weights=None)
     rng = np.random.default_rng(1)
     image = tf.constant(rng.uniform(-1, 1, (2, 16, 16, 3)), tf.float32)
     mask = np.zeros((2, 16, 16, 1), "float32")

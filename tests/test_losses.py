@@ -11,6 +11,8 @@ from errors import UserError
 from losses import adversarial as adv
 from losses import perceptual as perc
 from losses import pixel
+from train_deblur import PERCEPTUAL_WEIGHTS as E_PERCEPTUAL, TEXTURE_WEIGHTS as E_TEXTURE
+from train_iizuka import VGG_LAYERS as A_LAYERS
 
 
 def _t(x):
@@ -193,10 +195,10 @@ def test_perceptual_l1_and_l2_by_hand():
     fp = {"relu1_1": _t(np.ones((2, 2, 2, 1))), "relu2_1": _t(np.zeros((2, 1, 1, 2))), "relu3_1": _t(np.zeros((2, 1, 1, 1)))}
     ft = {"relu1_1": _t(np.zeros((2, 2, 2, 1))), "relu2_1": _t(np.full((2, 1, 1, 2), -3.0)), "relu3_1": _t([[[[0.0]]], [[[8.0]]]])}
     # per example ||.||_1 / CHW: relu1_1 4/4 = 1; relu2_1 6/2 = 3; relu3_1 0 and 8 -> batch mean 4
-    assert float(perc.perceptual_l1(fp, ft)) == pytest.approx(1 + 3 + 4)
+    assert float(perc.perceptual_l1(fp, ft, A_LAYERS)) == pytest.approx(1 + 3 + 4)
     fp = {"pool2": _t(np.full((1, 2, 2, 1), 2.0)), "pool5": _t([[[[1.0, 4.0]]]])}
     ft = {"pool2": _t(np.zeros((1, 2, 2, 1))), "pool5": _t([[[[0.0, 0.0]]]])}
-    assert float(perc.perceptual_l2(fp, ft, normalize_mean=False)) == pytest.approx(0.2 * 4 + 0.02 * (1 + 16) / 2)
+    assert float(perc.perceptual_l2(fp, ft, E_PERCEPTUAL, normalize_mean=False)) == pytest.approx(0.2 * 4 + 0.02 * (1 + 16) / 2)
 
 
 def test_perceptual_l2_divides_each_example_by_its_mean_as_tensorpack():
@@ -206,15 +208,15 @@ def test_perceptual_l2_divides_each_example_by_its_mean_as_tensorpack():
     # pool5: pred [1, 4] (mean 2.5) -> [.4, 1.6]; target [2, 2] -> [1, 1]: squared error .36
     fp = {"pool2": _t(np.array([1.0, 3.0, 1.0, 3.0]).reshape(1, 2, 2, 1)), "pool5": _t([[[[1.0, 4.0]]]])}
     ft = {"pool2": _t(np.full((1, 2, 2, 1), 4.0)), "pool5": _t([[[[2.0, 2.0]]]])}
-    assert float(perc.perceptual_l2(fp, ft)) == pytest.approx(0.2 * 0.25 + 0.02 * 0.36, rel=1e-5)
+    assert float(perc.perceptual_l2(fp, ft, E_PERCEPTUAL)) == pytest.approx(0.2 * 0.25 + 0.02 * 0.36, rel=1e-5)
     # scale-free: multiplying both feature maps by a constant leaves the loss unchanged
     big_p = {k: v * 1000.0 for k, v in fp.items()}
     big_t = {k: v * 1000.0 for k, v in ft.items()}
-    assert float(perc.perceptual_l2(big_p, big_t)) == pytest.approx(float(perc.perceptual_l2(fp, ft)), rel=1e-5)
+    assert float(perc.perceptual_l2(big_p, big_t, E_PERCEPTUAL)) == pytest.approx(float(perc.perceptual_l2(fp, ft, E_PERCEPTUAL)), rel=1e-5)
     # and per example: a second example at another scale does not change the first one's share
     two_p = {k: tf.concat([v, 7.0 * v], 0) for k, v in fp.items()}
     two_t = {k: tf.concat([v, 7.0 * v], 0) for k, v in ft.items()}
-    assert float(perc.perceptual_l2(two_p, two_t)) == pytest.approx(float(perc.perceptual_l2(fp, ft)), rel=1e-5)
+    assert float(perc.perceptual_l2(two_p, two_t, E_PERCEPTUAL)) == pytest.approx(float(perc.perceptual_l2(fp, ft, E_PERCEPTUAL)), rel=1e-5)
 
 
 def test_gram_matrix_by_hand():
@@ -260,11 +262,11 @@ def test_texture_loss_patches_are_local_and_remainder_unused():
 
 
 def test_texture_losses_weights():
-    f = {k: tf.random.stateless_uniform([1, 16, 16, 2], seed=[i, 0]) for i, k in enumerate(perc.E_TEXTURE_WEIGHTS)}
-    g = {k: tf.random.stateless_uniform([1, 16, 16, 2], seed=[i, 9]) for i, k in enumerate(perc.E_TEXTURE_WEIGHTS)}
-    single = [float(perc.texture_loss(f[k], g[k])) for k in perc.E_TEXTURE_WEIGHTS]
-    assert float(perc.texture_losses(f, g)) == pytest.approx(3e-7 * single[0] + 1e-6 * single[1] + 1e-6 * single[2], rel=1e-5)
-    assert float(perc.texture_losses(f, f)) == 0.0
+    f = {k: tf.random.stateless_uniform([1, 16, 16, 2], seed=[i, 0]) for i, k in enumerate(E_TEXTURE)}
+    g = {k: tf.random.stateless_uniform([1, 16, 16, 2], seed=[i, 9]) for i, k in enumerate(E_TEXTURE)}
+    single = [float(perc.texture_loss(f[k], g[k])) for k in E_TEXTURE]
+    assert float(perc.texture_losses(f, g, E_TEXTURE)) == pytest.approx(3e-7 * single[0] + 1e-6 * single[1] + 1e-6 * single[2], rel=1e-5)
+    assert float(perc.texture_losses(f, f, E_TEXTURE)) == 0.0
 
 
 # ---------------------------------------------------------------- VGG19 extractor
@@ -318,16 +320,16 @@ def test_perceptual_losses_zero_iff_identical():
     b = tf.clip_by_value(a + 0.2 * tf.random.stateless_normal([2, 64, 64, 3], seed=[3, 4]), -1, 1)
     fa, fa2 = perc.vgg_pair(vgg, a, a)
     fp, ft = perc.vgg_pair(vgg, b, a)
-    assert float(perc.perceptual_l1(fa, fa2)) == 0.0 and float(perc.perceptual_l2(fa, fa2)) == 0.0
-    assert float(perc.texture_losses(fa, fa2)) == 0.0
-    assert float(perc.perceptual_l1(fp, ft)) > 0 and float(perc.perceptual_l2(fp, ft)) > 0
-    assert float(perc.texture_losses(fp, ft)) > 0
+    assert float(perc.perceptual_l1(fa, fa2, A_LAYERS)) == 0.0 and float(perc.perceptual_l2(fa, fa2, E_PERCEPTUAL)) == 0.0
+    assert float(perc.texture_losses(fa, fa2, E_TEXTURE)) == 0.0
+    assert float(perc.perceptual_l1(fp, ft, A_LAYERS)) > 0 and float(perc.perceptual_l2(fp, ft, E_PERCEPTUAL)) > 0
+    assert float(perc.texture_losses(fp, ft, E_TEXTURE)) > 0
 
 
 def test_imagenet_offline_without_cache_raises_one_line_user_error(offline):
     home, calls = offline
     with pytest.raises(UserError) as err:
-        perc.vgg19_features(weights="imagenet")
+        perc.vgg19_features(A_LAYERS, weights="imagenet")
     msg = str(err.value)
     assert "\n" not in msg
     assert perc.WEIGHTS_FILE in msg and "--vgg-weights" in msg and str(home) in msg
@@ -336,11 +338,11 @@ def test_imagenet_offline_without_cache_raises_one_line_user_error(offline):
 
 def test_missing_or_bad_weights_path_raises_user_error(offline, tmp_path):
     with pytest.raises(UserError, match="not found"):
-        perc.vgg19_features(weights=str(tmp_path / "nope.h5"))
+        perc.vgg19_features(A_LAYERS, weights=str(tmp_path / "nope.h5"))
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not an hdf5 file")
     with pytest.raises(UserError, match="could not load"):
-        perc.vgg19_features(weights=str(bad))
+        perc.vgg19_features(A_LAYERS, weights=str(bad))
 
 
 def _save_legacy_notop_h5(path):

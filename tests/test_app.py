@@ -240,15 +240,21 @@ def test_in_a_real_browser_upload_draw_fill(served):
     try:
         driver.get(served["url"])
         loaded = "#inpaint-photo button[aria-label=Pan]:not([disabled])"    # panning: a photo is on the canvas
-        for attempt in range(4):      # a page still hydrating on a busy machine may drop the first upload
+        # The editor draws with WebGL (SwiftShader here): an upload sent before its canvas is ready is
+        # dropped, so wait for the canvas and the run button, then give a busy machine a moment.
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-photo canvas"), "the editor's canvas")
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-run"), "the run button")
+        time.sleep(3.0)
+        for attempt in range(5):      # a page still hydrating on a busy machine may drop an upload
             wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#inpaint-photo input[type=file]"),
                      "the photo editor")[0].send_keys(served["photo_file"])
             try:
-                wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, loaded), "the photo on the canvas", 15)
+                wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, loaded), "the photo on the canvas", 30)
                 break
             except AssertionError:
-                if attempt == 3:
+                if attempt == 4:
                     raise
+                time.sleep(2.0 * (attempt + 1))
         canvas = driver.find_elements(By.CSS_SELECTOR, "#inpaint-photo canvas")[-1]
         time.sleep(1.0)
         ActionChains(driver).move_to_element_with_offset(canvas, -70, 0).click_and_hold() \

@@ -284,14 +284,23 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(tmp_path):
     out.mkdir()
     base.mkdir()
     procs, logs = [], []
+    # the 1-process reference first (alone it takes ~10 s; beside the two workers on a 2-core machine
+    # it has hung), then the two workers together
+    logs.append(open(tmp_path / "reference.log", "w+"))
+    reference = _start(REFERENCE, [out], _env(), logs[-1])
+    try:
+        reference.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        reference.kill()
+        reference.wait()
     t0 = time.perf_counter()
     for i in range(2):
         (tmp_path / f"tmp{i}").mkdir()
         logs.append(open(tmp_path / f"worker{i}.log", "w+"))
         env = _env(TF_CONFIG=_tf_config(ports, i), TMPDIR=str(tmp_path / f"tmp{i}"))
         procs.append(_start(WORKER, [base, out], env, logs[-1]))
-    logs.append(open(tmp_path / "reference.log", "w+"))
-    procs.append(_start(REFERENCE, [out], _env(), logs[-1]))
+    logs.append(logs.pop(0))                                  # report order: worker 0, worker 1, reference
+    procs.append(reference)
     try:
         for p in procs:
             p.wait(timeout=max(1.0, TIMEOUT - (time.perf_counter() - t0)))

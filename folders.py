@@ -7,8 +7,7 @@ a batch killed half-way never leaves a truncated output that a resumed batch wou
 from pathlib import Path
 
 from errors import UserError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+from imagefiles import FORMATS as IMAGE_EXTENSIONS   # the formats imagefiles reads and writes
 
 
 def images_in(folder, what="--images"):

@@ -4,6 +4,11 @@ Every command line tool, evaluate.py, the fixed evaluation sets and the training
 and write images here, so an unreadable or unwritable file always ends in the same one-line
 UserError, and a PNG is always encoded the same way.
 """
+import contextlib
+import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +30,47 @@ def read_image(path, what="image"):
         raise UserError(f"{what} {path} is a folder, not an image file; pass one image")
     if not path.is_file():
         raise UserError(f"no {what} at {path}: the file does not exist")
+    data = tf.constant(path.read_bytes())   # TensorFlow starts up (and logs) before the capture
+    with _decoder_messages() as said:
+        try:
+            image = decode_image(data).numpy()
+        except (tf.errors.OpError, ValueError):
+            image = None
+    if image is None:
+        raise UserError(f"cannot read {what} {path}: damaged, or not a JPEG/PNG/BMP/WebP/GIF image"
+                        + (f" ({said[0]})" if said else "")) from None
+    if said:
+        print(f"warning: {what} {path} is damaged ({said[0]}); using what could be decoded", file=sys.stderr)
+    return image
+
+
+@contextlib.contextmanager
+def _decoder_messages():
+    """Capture what C decoders (libjpeg, libpng) print on file descriptor 2 while decoding, so a
+    damaged file gives our one line instead of their several; yields the list of lines it read."""
+    lines = []
     try:
-        return decode_image(tf.constant(path.read_bytes())).numpy()
-    except (tf.errors.OpError, ValueError):
-        raise UserError(f"cannot read {what} {path}: not a JPEG/PNG/BMP/WebP/GIF image") from None
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):          # no real fd 2 (some embedded interpreters): nothing to hide
+        yield lines
+        return
+    with tempfile.TemporaryFile() as buffer:
+        os.dup2(buffer.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            buffer.seek(0)
+            text = buffer.read().decode("utf-8", "replace")
+            for line in text.splitlines():         # TensorFlow's log prefix dropped: the message stays
+                line = _TF_LOG.sub("", line).strip()
+                if line:
+                    lines.append(line)
+
+
+_TF_LOG = re.compile(r"^[IWEF]\d{4} \S+\s+\d+ \S+\] ")
 
 
 def _encode(image, ext):

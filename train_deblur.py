@@ -265,7 +265,7 @@ def train(argv=None):
     ckpt.restore()
     loop.train_loop(recipe.step, training_batches(source, args, strategy, first), ckpt,
                     summaries=summaries.Summaries(r.log_dir, r.image_dir), images_fn=images,
-                    **loop.loop_flags(args))
+                    source=source, **loop.loop_flags(args))
     path = export.export_model(G, r.export_path(PAPER.export))
     print(f"exported the generator to {path}")
     return 0

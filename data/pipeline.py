@@ -8,6 +8,7 @@ When the source can report each image's position in its undecoded stream (``with
 position is the example number, so a skipped unreadable file does not shift later seeds.
 """
 import inspect
+import sys
 
 import tensorflow as tf
 
@@ -49,6 +50,17 @@ def _resize_fn(resize, size):
     raise UserError(f"unknown resize {resize!r}: use one of {', '.join(RESIZE)}")
 
 
+def _warn_batch(source, batch_size):
+    """One warning line when a batch is larger than the whole dataset (every batch then repeats
+    images); not for a source that crops each photo anew (the samples train stream)."""
+    n = len(source) if hasattr(source, "__len__") else None
+    if (n is not None and 0 < n < int(batch_size) and getattr(source, "crop_min", None) is None
+            and not getattr(source, "_warned_batch", False)):
+        source._warned_batch = True            # once per source, not at every restart of the stream
+        print(f"warning: batch size {batch_size} is larger than the {n} training images of {source.name}: "
+              f"every batch repeats images; lower --batch-size or add images", file=sys.stderr)
+
+
 def _check_run(batch_size, start_step, seed):
     if int(batch_size) < 1:
         raise UserError(f"batch size must be >= 1, got {batch_size}")
@@ -68,6 +80,8 @@ def inpainting_batches(source, image_size, batch_size, mask_kind, seed, resize="
     The image is the clean ground truth; the model's input is the composite the train step makes.
     """
     _check_run(batch_size, start_step, seed)
+    if shuffle:
+        _warn_batch(source, batch_size)
     size = int(image_size)
     prep = _resize_fn(resize, size)
     make_mask(mask_kind, tf.constant([0, 0], tf.int64), size, size, **mask_kw)  # bad options fail here
@@ -98,6 +112,8 @@ def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuff
     its example's own seed.
     """
     _check_run(batch_size, start_step, seed)
+    if shuffle:
+        _warn_batch(source, batch_size)
     crop, k = int(crop_size), int(kernel_size)
     degrade.random_kernels(tf.zeros([1, 2], tf.int64), blur_kind, k, **blur_kw)  # bad options fail here
     margin = crop + k - 1

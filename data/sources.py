@@ -103,6 +103,21 @@ class FileSource(ImageSource):
                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return images if with_index else images.map(lambda i, image: image)
 
+    def smallest(self):
+        """(path, width, height) of the image with the shortest side, from the file headers
+        (PIL reads no pixels); None if no file can be read. Only asked for after a size error."""
+        from PIL import Image
+        best = None
+        for path in self.paths:
+            try:
+                with Image.open(path) as im:
+                    w, h = im.size
+            except Exception:        # unreadable files are skipped by the stream too
+                continue
+            if best is None or min(w, h) < min(best[1], best[2]):
+                best = (path, w, h)
+        return best
+
     @property
     def unreadable(self) -> list:
         """Paths found unreadable so far, sorted."""

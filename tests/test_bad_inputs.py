@@ -97,3 +97,60 @@ def test_sharpen_refuses_a_tile_that_keeps_almost_nothing(capsys, tmp_path):
                                                   str(tmp_path / "s.png"), "--tile", "40"])
     assert "keeps a centre of only" in line and "--tile" in line
     assert keras.saving.load_model(model, compile=False) is not None
+
+
+def _small_folder(tmp_path, sides=((40, 50), (60, 50), (70, 80))):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for i, (h, w) in enumerate(sides):
+        write_png(folder / f"{i}.png", np.full((h, w, 3), 40 * i, np.uint8))
+    return folder
+
+
+def test_training_images_smaller_than_the_crop_name_the_smallest(capsys, tmp_path):
+    """Was a TF assertion traceback from inside tf.data; now one line naming the smallest image."""
+    folder = _small_folder(tmp_path)
+    line = _one_error_line(capsys, train_deblur.main, [
+        "--smoke", "--dataset", str(folder), "--image-size", "64", "--steps", "1", "--vgg-weights", "none",
+        "--run-dir", str(tmp_path / "run")])
+    assert "at least 94 px" in line and "0.png (50x40)" in line and "--image-size" in line
+
+
+def test_a_batch_larger_than_the_dataset_is_warned_once(capsys, tmp_path):
+    from data.pipeline import inpainting_batches
+    from data.sources import folder_source
+    source = folder_source(str(_small_folder(tmp_path)))
+    for _ in range(2):                              # a restarted stream does not repeat the warning
+        inpainting_batches(source, 32, 8, "center", seed=0)
+    inpainting_batches(source, 32, 2, "center", seed=0)
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert err == ["warning: batch size 8 is larger than the 3 training images of small: every batch repeats "
+                   "images; lower --batch-size or add images"]
+
+
+def test_a_damaged_jpeg_gives_our_line_not_libjpegs(capfd, tmp_path):
+    """libjpeg printed its own lines on file descriptor 2 before ours; now only ours is left."""
+    import re
+    from skimage import data as skdata
+    import imagefiles
+    good = tmp_path / "a.jpg"
+    imagefiles.write_image(good, skdata.astronaut())
+    raw = good.read_bytes()
+    truncated, corrupt = tmp_path / "t.jpg", tmp_path / "c.jpg"
+    truncated.write_bytes(raw[:len(raw) // 2])
+    corrupt.write_bytes(raw[:5000] + bytes(200) + raw[5200:])
+    capfd.readouterr()
+
+    def err_lines():
+        tf_log = re.compile(r"^[IWEF]\d{4} ")        # TensorFlow's own start-up log, not the decoder's
+        return [x for x in capfd.readouterr().err.splitlines() if x.strip() and not tf_log.match(x)]
+
+    with pytest.raises(SystemExit) as e:
+        main_guard(damage.main)(["--image", str(truncated), "--out", str(tmp_path / "o.png")])
+    assert e.value.code == 2
+    err = err_lines()
+    assert len(err) == 1 and err[0].startswith("error: cannot read image") and "damaged" in err[0], err
+    image = imagefiles.read_image(corrupt)
+    err = err_lines()
+    assert image.shape == (512, 512, 3)
+    assert len(err) == 1 and err[0].startswith("warning: image") and "Corrupt JPEG data" in err[0], err

@@ -15,13 +15,16 @@ at the same step, and a key press reaches one machine's process at some step; Ct
 worker at once (the others then fail at their next collective) and the run resumes from the last
 --save-every checkpoint.
 """
+import contextlib
 import math
 import os
+import re
 import signal
 import sys
 import threading
 import time
 
+import tensorflow as tf
 from tqdm import tqdm
 
 from errors import UserError
@@ -82,7 +85,7 @@ def _fmt(values):
 
 
 def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None, log_every=100,
-               save_every=1000, image_every=1000, batch_size=None, check_every=1, log=print):
+               save_every=1000, image_every=1000, batch_size=None, check_every=1, log=print, source=None):
     """Train from ckpt.step to `steps`; return the mean losses of the last logged interval.
 
     step_fn:   compiled step, step_fn(batch) -> dict of scalar losses (or one scalar tensor).
@@ -94,6 +97,7 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
     batch_size: global batch size, only for the images/s figure.
     check_every: fetch and check the losses every this many steps (and always before a log,
                an image grid or a save); 1 names the exact step of a NaN at one host sync per step.
+    source:    the training ImageSource, to name its smallest image when one is too small.
 
     ckpt.step is advanced after each step: inside step n (counting from 1) it reads n - 1, so a
     step may use it for schedules or stateless seeds. Checkpoints are written every save_every
@@ -108,7 +112,8 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
     if start >= steps:
         log(f"already at step {start} of {steps}; raise --steps to train further")
         return {}
-    iterator = iter(batches(start) if callable(batches) else batches)
+    with _data_errors(source):
+        iterator = iter(batches(start) if callable(batches) else batches)
     pending = []                     # (step, losses as tensors) not yet checked
     sums, count = {}, 0              # host-side loss sums since the last log
     last_means = {}
@@ -121,7 +126,8 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
         with _SigintFlag(bar.write if not bar.disable else log, install=not multiworker) as sigint:
             while step < steps:
                 try:
-                    batch = next(iterator)
+                    with _data_errors(source):
+                        batch = next(iterator)
                 except StopIteration:
                     _check(pending, ckpt)
                     ckpt.save()
@@ -179,6 +185,31 @@ def train_loop(step_fn, batches, ckpt, steps, *, summaries=None, images_fn=None,
     log(f"done: step {step}/{steps} in {tqdm.format_interval(elapsed)} ({rate:.2f} steps/s{images})"
         + (f" | {_fmt(last_means)}" if last_means else ""))
     return last_means
+
+
+@contextlib.contextmanager
+def _data_errors(source):
+    """Turn the input pipeline's "image smaller than the crop" assertion into a UserError."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as e:
+        small = _too_small(e, source)
+        if small is None:
+            raise
+        raise UserError(small) from None
+
+
+def _too_small(error, source):
+    """The one-line message for data.preprocess's "image smaller than the crop" assertion, naming
+    the source's smallest image when it can; None for any other error."""
+    found = re.search(r"smaller than the (\d+)x\d+ random crop", str(error))
+    if found is None:
+        return None
+    need = int(found.group(1))
+    smallest = source.smallest() if hasattr(source, "smallest") else None
+    where = (f"; the smallest is {smallest[0]} ({smallest[1]}x{smallest[2]})" if smallest else "")
+    return (f"training images must be at least {need} px on their short side for this crop (--image-size"
+            f" plus any blur margin){where}: lower --image-size or remove the small images")
 
 
 def _check(pending, ckpt):

@@ -11,6 +11,7 @@ After each stage the completion network is exported to export/stage<N>.keras and
 export/inpainter.keras (stage 1's export is paper A's "autoencoder" baseline).
 --report-magnitudes measures L_M and L_P on the first batches and exits (to choose beta).
 """
+import argparse
 import json
 import math
 from pathlib import Path
@@ -51,6 +52,9 @@ def build_parser():
     a.add_argument("--stage", type=int, choices=(1, 2, 3), default=1,
                    help="1: G with MSE + perceptual; 2: D with G frozen; 3: both (default: %(default)s)")
     a.add_argument("--width", type=positive_int, default=iizuka.WIDTH, help="base channel count (default: %(default)s)")
+    a.add_argument("--residual", action=argparse.BooleanOptionalAction, default=iizuka.RESIDUAL,
+                   help="G outputs the per-image mean fill + tanh(zero-initialised last conv) [choice, measured: "
+                        "docs/EXPERIMENTS.md]; --no-residual: GLCIC's plain tanh output (default: %(default)s)")
     a.add_argument("--local-size", type=positive_int, default=iizuka.LOCAL_SIZE,
                    help="side of the local area the local discriminator sees (default: %(default)s)")
     a.add_argument("--hole-min", type=positive_int, default=24, help="smallest hole side (default: %(default)s)")
@@ -251,7 +255,8 @@ def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
     input filled with the training-set `mean`), from stage 2 the discriminator, their Adadelta
     optimizers, VGG19 where L_P is needed, and the stage's train step. `vgg`: a stand-in feature
     extractor with the same interface (tests' tiny one), else VGG19. Call inside strategy.scope()."""
-    generator = iizuka.completion_network(config.image_size, config.width, mean)
+    generator = iizuka.completion_network(config.image_size, config.width, mean,
+                                          residual=getattr(config, "residual", False))  # runs from before it: off
     g_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(config.lr))
     models, optimizers = dict(generator=generator), dict(g_opt=(g_opt, generator))
     disc = d_opt = None

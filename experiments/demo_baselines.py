@@ -20,7 +20,8 @@ import numpy as np
 
 import evaluate
 from blend import poisson_blend
-from data.masks import MaskBank, make_mask
+from data.evalsets import MaskBank
+from data.masks import make_mask
 from data.sources import open_source
 from experiments.heldout import mean_fill
 

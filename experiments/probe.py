@@ -103,7 +103,8 @@ def _a_residual(train_module):
 
 def inpaint(paper, out, steps, extra, size):
     import evaluate
-    from data.masks import MaskBank, make_mask
+    from data.evalsets import MaskBank
+    from data.masks import glcic_kw, make_mask
     t = time.time()
     if paper == "D":
         import train_context_encoder as m
@@ -136,7 +137,7 @@ def inpaint(paper, out, steps, extra, size):
         hole = make_mask("center", [0, 0], size, size, side=size // 2)[0].numpy()[..., 0] > 0.5
         holes = np.repeat(hole[None], n, axis=0)
     else:
-        bank = MaskBank.generate("glcic", n, size, size, [0, evaluate.MASK_SEED], **evaluate._glcic_kw(size))
+        bank = MaskBank.generate("glcic", n, size, size, [0, evaluate.MASK_SEED], **glcic_kw(size))
         holes = np.asarray(bank.masks)[..., 0] > 0.5
     models = {}
     if paper == "A":

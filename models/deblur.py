@@ -23,6 +23,8 @@ size (the dense layer), the training crop size.
 """
 import keras
 
+from models.layers import AddInput  # noqa: F401  (the global residual; registered there)
+
 VARIANTS = ("stacked", "res_bn", "nonbn_res")
 BLOCKS = 5            # [paper] 5 residual blocks
 FILTERS = 64          # [choice: SRResNet]
@@ -43,20 +45,6 @@ def _conv(filters, kernel, name, strides=1):
 
 def _bn(name):
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
-
-
-@keras.saving.register_keras_serializable(package="gan_restoration")
-class AddInput(keras.layers.Layer):
-    """[image, residual] -> clip(image + residual, -1, 1): the global residual of DeblurGAN
-    (``output = clamp(input + tanh(model(input)), -1, 1)``); float32 whatever the policy."""
-
-    def __init__(self, **kw):
-        kw.setdefault("dtype", "float32")
-        super().__init__(**kw)
-
-    def call(self, inputs):
-        image, residual = inputs
-        return keras.ops.clip(keras.ops.cast(image, "float32") + keras.ops.cast(residual, "float32"), -1.0, 1.0)
 
 
 def residual_block(x, filters, bn, name):

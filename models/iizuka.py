@@ -8,6 +8,9 @@ completion_network (128x128; "k3/2" = kernel 3, stride 2; "d2" = dilation 2)
     conv k3 d2 256 | conv k3 d4 256 | conv k3 d8 256                                       (dilated, 3)
     conv k3 256 | conv k3 256 | deconv k4/2 128 | conv k3 128 | deconv k4/2 64 | conv k3 32
     conv k3 3, tanh (no BN)                                                                (decoder, 8)
+    + the image with its hole filled by the mean of ITS known pixels, clipped to [-1, 1]
+      (residual output [choice, measured]; the last conv zero-initialised, so an untrained G
+      returns exactly that mean fill; docs/EXPERIMENTS.md, A; residual=False: GLCIC's tanh output)
 global_discriminator (128x128): conv k5/2 64-128-256-512-512 (BN + ReLU), flatten, FC 1024
 local_discriminator (64x64 box around the hole): conv k5/2 64-128-256-512, flatten, FC 1024
 discriminator: concat(global, local) -> 2048 -> FC 1 + sigmoid = P(real)
@@ -18,6 +21,8 @@ discriminator: concat(global, local) -> 2048 -> FC 1 + sigmoid = P(real)
 import keras
 from keras import layers
 
+from models.layers import AddInput
+
 PACKAGE = "gan_restoration"
 
 IMAGE_SIZE = 128
@@ -25,6 +30,9 @@ LOCAL_SIZE = 64
 WIDTH = 64
 FC_UNITS = 1024
 DILATIONS = (2, 4, 8)   # seed: three dilated layers (GLCIC has a fourth, rate 16)
+# [choice, measured: docs/EXPERIMENTS.md, A] output = clip(per-image mean fill + tanh(conv)), last
+# conv at zero: G starts at the trivial fill and learns a correction (as paper E's global residual).
+RESIDUAL = True
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -53,6 +61,22 @@ class MeanFill(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": list(self.mean)}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ImageMeanFill(layers.Layer):
+    """[image, mask] -> image with each hole pixel set to the per-channel mean of that image's
+    known pixels (the "mean fill" baseline of the tables): the base of the residual output."""
+
+    def call(self, inputs):
+        image, mask = inputs
+        known = 1.0 - keras.ops.cast(mask, image.dtype)
+        mean = keras.ops.sum(image * known, axis=(1, 2), keepdims=True) / keras.ops.maximum(
+            keras.ops.sum(known, axis=(1, 2), keepdims=True), 1.0)
+        return image * known + mean * (1.0 - known)
+
+    def compute_output_shape(self, input_shapes):
+        return tuple(input_shapes[0])
 
 
 def _stride_exceeds_input(x, stride, transpose):
@@ -99,11 +123,13 @@ def generator_plan(width=WIDTH):
     return plan
 
 
-def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0), name="completion_network"):
-    """G: inputs [image [B,S,S,3] in [-1,1], mask [B,S,S,1] (1 = hole)] -> prediction [B,S,S,3] (tanh).
+def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0), name="completion_network",
+                       residual=RESIDUAL):
+    """G: inputs [image [B,S,S,3] in [-1,1], mask [B,S,S,1] (1 = hole)] -> prediction [B,S,S,3].
 
     The prediction is the whole image BEFORE compositing; the mean fill and the mask channel are
-    inside (MeanFill), so this model is also the exported inpainter.
+    inside (MeanFill), so this model is also the exported inpainter. residual: the output is the
+    per-image mean fill plus tanh of a zero-initialised last conv (RESIDUAL); else tanh (GLCIC).
     """
     image = keras.Input((image_size, image_size, 3), name="image")
     mask = keras.Input((image_size, image_size, 1), name="mask")
@@ -112,8 +138,11 @@ def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0),
     for lname, kind, filters, kernel, stride, dilation in plan[:-1]:
         x = _conv_bn_relu(x, filters, kernel, stride, dilation, name=lname, transpose=kind == "deconv")
     lname, _, filters, kernel, _, _ = plan[-1]
-    x = layers.Conv2D(filters, kernel, padding="same", name=lname)(x)          # last: no BN
+    zero = dict(kernel_initializer="zeros") if residual else {}
+    x = layers.Conv2D(filters, kernel, padding="same", name=lname, **zero)(x)  # last: no BN
     out = layers.Activation("tanh", dtype="float32", name="tanh")(x)          # float32 under mixed precision
+    if residual:
+        out = AddInput(name="residual")([ImageMeanFill(name="image_mean_fill")([image, mask]), out])
     return keras.Model([image, mask], out, name=name)
 
 

@@ -60,9 +60,30 @@ def test_completion_network_matches_the_layer_table():
     assert [c.output.shape[1] for c in convs] == [128, 64, 64] + [32] * 8 + [64, 64, 128, 128, 128]
     assert g.input[0].shape[1:] == (128, 128, 3) and g.input[1].shape[1:] == (128, 128, 1)
     assert g.output.shape[1:] == (128, 128, 3)
-    assert g.layers[-1].activation is keras.activations.tanh
+    assert g.get_layer("tanh").activation is keras.activations.tanh
     assert convs[0].input.shape[-1] == 4                    # mean-filled image + mask
     assert g.count_params() == _conv_params(G_TABLE, 4) == 5_486_979
+    plain = iizuka.completion_network(residual=False)       # GLCIC's literal output: tanh last
+    assert plain.layers[-1].activation is keras.activations.tanh and plain.count_params() == 5_486_979
+
+
+def test_residual_output_starts_at_the_mean_fill_and_keeps_known_pixels_learnable():
+    """Issue 14's decisive setting for paper A: an untrained G returns, in the hole, exactly the
+    per-channel mean of the image's known pixels (the tables' "mean fill"), so training can only
+    add a correction to the trivial baseline; the known pixels pass through unchanged."""
+    rng = np.random.default_rng(0)
+    g = iizuka.completion_network(16, width=4, mean=(0.3, 0.3, 0.3))
+    image = rng.uniform(-0.9, 0.9, (2, 16, 16, 3)).astype(np.float32)
+    mask = np.zeros((2, 16, 16, 1), np.float32)
+    mask[0, 4:10, 5:12] = 1
+    mask[1, 0:8, 0:8] = 1
+    out = np.asarray(g([image, mask], training=False))
+    for b in range(2):
+        hole = mask[b, ..., 0] > 0
+        expected = image[b][~hole].mean(axis=0)             # per channel, over the known pixels
+        np.testing.assert_allclose(out[b][hole], np.broadcast_to(expected, out[b][hole].shape), atol=1e-5)
+        np.testing.assert_allclose(out[b][~hole], image[b][~hole], atol=1e-6)
+    assert not np.any(np.asarray(g.get_layer("output").kernel))
 
 
 def test_discriminators_match_the_layer_table():

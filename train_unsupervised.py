@@ -14,6 +14,8 @@ step receives exactly {damaged, mask, real}. G(x_m) is composited with the known
 
 Exports <run_dir>/export/inpainter.keras ([image, mask] -> prediction) for inpaint.py / evaluate.py.
 """
+import argparse
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -161,7 +163,8 @@ def make_train_step(G, D, g_opt, d_opt):
 def build(config, strategy):
     """Paper B's recipe for `config` (the parsed flags): the inpainting generator, the DCGAN
     discriminator, an Adam for each and the train step. Call inside strategy.scope()."""
-    G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim)
+    G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim,
+                                          residual=getattr(config, "residual", False))  # runs from before it: off
     D = unsupervised.discriminator(config.image_size, config.width)
     g_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
     d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
@@ -178,6 +181,10 @@ def build_parser():
     parser.add_argument("--mask", choices=MASKS, default="mixed",
                         help="holes: centre square or random rectangles, half each (default: %(default)s)")
     parser.add_argument("--width", type=positive_int, default=64, help="DCGAN base width (default: %(default)s)")
+    parser.add_argument("--residual", action=argparse.BooleanOptionalAction, default=unsupervised.RESIDUAL,
+                        help="G predicts the per-image mean fill + a correction whose last layer starts at zero "
+                             "[choice, measured: docs/EXPERIMENTS.md]; --no-residual: the plain DCGAN output "
+                             "(default: %(default)s)")
     parser.add_argument("--code-dim", type=int, default=100, help="encoder code = DCGAN z (default: %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam, G and D (default: %(default)s)")
     parser.add_argument("--beta1", type=float, default=0.5, help="(default: %(default)s)")

@@ -115,6 +115,8 @@ def inpaint(paper, out, steps, extra, size):
         import train_iizuka as m
         if os.environ.get("PROBE_A_RESIDUAL"):   # experiment only: G starts at the per-image mean fill
             _a_residual(m)
+        if os.environ.get("PROBE_A_LAST_INIT"):   # experiment only: the residual's last conv init
+            m.iizuka.LAST_INIT = os.environ["PROBE_A_LAST_INIT"]
         if os.environ.get("PROBE_A_ADAM"):   # experiment only: Adam(lr) instead of Adadelta
             import keras
             lr = float(os.environ["PROBE_A_ADAM"])

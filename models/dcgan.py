@@ -46,8 +46,9 @@ def _bn(name):
                                      name=name)
 
 
-def generator(z_dim=100, image_size=64, width=64, name="dcgan_generator"):
-    """DCGAN generator: z [B, 100] -> [B, 64, 64, 3] in [-1, 1] (tanh); paper B section 5.2, paper C's prior."""
+def generator(z_dim=100, image_size=64, width=64, name="dcgan_generator", zero_last=False):
+    """DCGAN generator: z [B, 100] -> [B, 64, 64, 3] in [-1, 1] (tanh); paper B section 5.2, paper C's prior.
+    zero_last: the last deconv starts at zero (paper B's residual output, models/unsupervised.py)."""
     n = _n_up(image_size)
     z = keras.Input((z_dim,), name="z")
     x = layers.Reshape((1, 1, z_dim), name="z_as_1x1")(z)
@@ -61,7 +62,7 @@ def generator(z_dim=100, image_size=64, width=64, name="dcgan_generator"):
         x = _bn(f"up{n - i}_bn")(x)
         x = layers.ReLU(name=f"up{n - i}_relu")(x)
     x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", use_bias=False,
-                               kernel_initializer=_conv_init(), name="to_rgb")(x)          # S x S
+                               kernel_initializer="zeros" if zero_last else _conv_init(), name="to_rgb")(x)
     out = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(z, out, name=name)
 

@@ -21,7 +21,7 @@ discriminator: concat(global, local) -> 2048 -> FC 1 + sigmoid = P(real)
 import keras
 from keras import layers
 
-from models.layers import AddInput
+from models.layers import AddInput, ImageMeanFill
 
 PACKAGE = "gan_restoration"
 
@@ -33,6 +33,7 @@ DILATIONS = (2, 4, 8)   # seed: three dilated layers (GLCIC has a fourth, rate 1
 # [choice, measured: docs/EXPERIMENTS.md, A] output = clip(per-image mean fill + tanh(conv)), last
 # conv at zero: G starts at the trivial fill and learns a correction (as paper E's global residual).
 RESIDUAL = True
+LAST_INIT = "zeros"     # the residual's last conv
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -61,22 +62,6 @@ class MeanFill(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": list(self.mean)}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class ImageMeanFill(layers.Layer):
-    """[image, mask] -> image with each hole pixel set to the per-channel mean of that image's
-    known pixels (the "mean fill" baseline of the tables): the base of the residual output."""
-
-    def call(self, inputs):
-        image, mask = inputs
-        known = 1.0 - keras.ops.cast(mask, image.dtype)
-        mean = keras.ops.sum(image * known, axis=(1, 2), keepdims=True) / keras.ops.maximum(
-            keras.ops.sum(known, axis=(1, 2), keepdims=True), 1.0)
-        return image * known + mean * (1.0 - known)
-
-    def compute_output_shape(self, input_shapes):
-        return tuple(input_shapes[0])
 
 
 def _stride_exceeds_input(x, stride, transpose):
@@ -138,7 +123,7 @@ def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0),
     for lname, kind, filters, kernel, stride, dilation in plan[:-1]:
         x = _conv_bn_relu(x, filters, kernel, stride, dilation, name=lname, transpose=kind == "deconv")
     lname, _, filters, kernel, _, _ = plan[-1]
-    zero = dict(kernel_initializer="zeros") if residual else {}
+    zero = dict(kernel_initializer=LAST_INIT) if residual else {}
     x = layers.Conv2D(filters, kernel, padding="same", name=lname, **zero)(x)  # last: no BN
     out = layers.Activation("tanh", dtype="float32", name="tanh")(x)          # float32 under mixed precision
     if residual:

@@ -17,3 +17,19 @@ class AddInput(keras.layers.Layer):
     def call(self, inputs):
         image, residual = inputs
         return keras.ops.clip(keras.ops.cast(image, "float32") + keras.ops.cast(residual, "float32"), -1.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ImageMeanFill(keras.layers.Layer):
+    """[image, mask] -> image with each hole pixel set to the per-channel mean of that image's
+    known pixels (the tables' "mean fill" baseline): the base of papers A's and B's residual output."""
+
+    def call(self, inputs):
+        image, mask = inputs
+        known = 1.0 - keras.ops.cast(mask, image.dtype)
+        mean = keras.ops.sum(image * known, axis=(1, 2), keepdims=True) / keras.ops.maximum(
+            keras.ops.sum(known, axis=(1, 2), keepdims=True), 1.0)
+        return image * known + mean * (1.0 - known)
+
+    def compute_output_shape(self, input_shapes):
+        return tuple(input_shapes[0])

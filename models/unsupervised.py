@@ -10,6 +10,11 @@ import keras
 from keras import layers, ops
 
 from models import dcgan
+from models.layers import AddInput, ImageMeanFill
+
+# [choice, measured: docs/EXPERIMENTS.md, B] output = clip(per-image mean fill + G's tanh output), the
+# last deconv at zero: G starts at the trivial fill (as paper A's completion network; off: --no-residual).
+RESIDUAL = True
 
 
 @keras.saving.register_keras_serializable(package="gan_restoration")
@@ -37,15 +42,18 @@ def encoder(image_size=64, width=64, code_dim=100, channels=4):
     return keras.Model(x_in, code, name="encoder")
 
 
-def inpainting_generator(image_size=64, width=64, code_dim=100):
+def inpainting_generator(image_size=64, width=64, code_dim=100, residual=RESIDUAL):
     """G(x_m): inputs [image [B,S,S,3] in [-1,1] (holes may hold anything), mask [B,S,S,1] (1 = hole)]
     -> the full prediction [B,S,S,3] in [-1,1], BEFORE compositing (the train step and inpaint.py
-    composite). This model is what export/inpainter.keras holds."""
+    composite). This model is what export/inpainter.keras holds. residual: the prediction is the
+    per-image mean fill plus the DCGAN generator's output, whose last deconv starts at zero."""
     image = keras.Input((image_size, image_size, 3), name="image")
     mask = keras.Input((image_size, image_size, 1), name="mask")
     x = DamagedInput(name="damaged_input")([image, mask])
     code = encoder(image_size, width, code_dim)(x)
-    out = dcgan.generator(code_dim, image_size, width)(code)
+    out = dcgan.generator(code_dim, image_size, width, zero_last=residual)(code)
+    if residual:
+        out = AddInput(name="residual")([ImageMeanFill(name="image_mean_fill")([image, mask]), out])
     return keras.Model([image, mask], out, name="unsupervised_inpainter")
 
 

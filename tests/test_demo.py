@@ -22,16 +22,29 @@ def test_demo_quick_writes_every_table(tmp_path_factory, tmp_path):
     assert summary["quick"] and set(summary["train_times_s"]) == {
         "paper D (l_rec)", "paper D (GLCIC holes: table A's Context Encoder)"}
     readme = (out / "README.md").read_text()
-    assert "Smoke demonstration, NOT a reproduction" in readme
+    assert "Wiring check (quick), not the papers' scale" in readme
     for name in ("A", "D", "E"):
         text = (out / f"table_{name}" / f"table_{name}.md").read_text()
-        assert "Smoke demonstration" in text and f"# Paper {name}" in text
+        assert "Wiring check (quick)" in text and f"# Paper {name}" in text
         result = json.loads((out / f"table_{name}" / f"table_{name}.json").read_text())
         assert result["limit"] == 1
     d = json.loads((out / "table_D" / "table_D.json").read_text())["sets"]["set5"]["methods"]
     assert d["ours(l_rec)"]["status"] == "ok" and d["ours(l_rec + l_adv)"]["status"] == "ok"
     assert summary["grids"] and all((out / g).is_file() for g in summary["grids"])
     assert summary["curves"] and all((out / c).is_file() for c in summary["curves"])   # loss-curve PNGs
+    # table A again with the networks' own predictions pasted (no Poisson blend), like the mean-fill row
+    assert json.loads((out / "table_A_pasted" / "table_A.json").read_text())["blend"] is False
+    # the claims of --budget long are checked in --quick too (the wiring), from the same tables
+    claims = json.loads((out / "claims.json").read_text())
+    assert {r["paper"] for r in claims["rows"]} == set("ACDE") and "Each paper's claim" in readme
+    assert (out / "curves" / "c_latent_search.png").is_file()
+
+
+def test_long_budget_trains_longer_than_the_demo_with_the_same_settings():
+    for key in ("a_steps", "b_steps", "c_steps", "d_steps", "d_glcic_steps", "e_steps", "e_steps_l"):
+        assert (min(demo.LONG[key]) if key == "a_steps" else demo.LONG[key]) >= 3 * (
+            min(demo.FULL[key]) if key == "a_steps" else demo.FULL[key])
+    assert demo.LONG["d_args"] == demo.FULL["d_args"] and demo.LONG["e_args"] == demo.FULL["e_args"]
 
 
 def test_demo_plan_covers_every_paper(tmp_path):

@@ -36,15 +36,18 @@ VARIANTS = papers.PAPERS["E"].variants
 # E at width 16, batch 4, Adam 2e-3, one D update per G update (the paper's 1e-4 and 2:1 are for
 # 500,000 steps; here every second of the budget goes to G). NonBN-ResG-L gets fewer steps: its VGG19
 # terms make a step ~4x dearer on a CPU. d_glcic (table A's Context Encoder) keeps its 200 steps at batch 2.
-FULL = dict(a_size=64, a_steps=(120, 20, 60), b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
+# A: batch 8 and 800 stage-1 steps (at 120 steps x 4 its G had not left the mean fill it starts at;
+# docs/EXPERIMENTS.md, A), and beta 0 while VGG19 has random weights (its "perceptual" term is then
+# noise as large as the MSE: magnitudes.json).
+FULL = dict(a_size=64, a_steps=(800, 20, 60), a_batch=8, b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
             e_steps=300, e_steps_l=150,
             limit=None, latent_iterations=200, eval_n=3,
             d_args=("--batch-size", "16", "--bottleneck", "512"),
             e_args=("--filters", "16", "--batch-size", "4", "--lr", "2e-3", "--d-updates", "1"))
 # [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 3-6x the steps.
-LONG = dict(FULL, a_steps=(1000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
+LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
             e_steps=1200, e_steps_l=500, latent_iterations=500)
-QUICK = dict(a_size=32, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
+QUICK = dict(a_size=32, a_steps=(1, 1, 1), a_batch=4, b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
              e_steps_l=1, limit=1, latent_iterations=2, eval_n=1, d_args=(), e_args=())
 
 
@@ -59,8 +62,10 @@ def plan(runs, budget, vgg, variants):
     base = ["--smoke", "--dataset", "samples", "--vgg-weights", vgg] + quiet
     s = budget["a_size"]
     a = base + ["--image-size", str(s), "--local-size", str(s // 2), "--hole-min", str(s * 24 // 128),
-                "--hole-max", str(s * 48 // 128), "--width", "8" if s >= 64 else "4", "--batch-size", "4",
-                "--run-dir", str(runs / "a")]
+                "--hole-max", str(s * 48 // 128), "--width", "8" if s >= 64 else "4",
+                "--batch-size", str(budget["a_batch"]), "--run-dir", str(runs / "a")]
+    if vgg == "none":
+        a += ["--beta", "0"]
     train = {letter: p.train_module for letter, p in papers.PAPERS.items()}
     export = {letter: f"{rundir.EXPORT}/{p.export}" for letter, p in papers.PAPERS.items()}
     items = [(f"paper A stage {k}", runs / "a", [f"{rundir.EXPORT}/stage{k}.keras"], train["A"],
@@ -154,7 +159,8 @@ def main(argv=None):
     note = (f"{scale}, not the papers' scale: models trained on CPU (paper A stages "
             f"{a_steps} steps at {budget['a_size']} px; B, C {budget['b_steps']}/{budget['c_steps']}, "
             f"D {budget['d_steps']}, E {budget['e_steps']} ({budget['e_steps_l']} NonBN-ResG-L) steps) on random crops "
-            f"of the 12 bundled scikit-image training photos, small widths, VGG weights: {a.vgg_weights}; "
+            f"of the 12 bundled scikit-image training photos, small widths, VGG weights: {a.vgg_weights}"
+            + (" (so paper A's perceptual weight beta is 0)" if a.vgg_weights == "none" else "") + "; "
             f"scored on the 3 held-out bundled photos")
     import evaluate
     limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]

@@ -25,7 +25,7 @@ from data.masks import glcic_kw, make_mask
 from data.pipeline import inpainting_batches
 from data.sources import open_source
 from errors import UserError, cli
-from cliargs import fraction, nonnegative_int, positive_float, positive_int
+from cliargs import fraction, positive_float, positive_int
 from losses.adversarial import bce_d_loss, bce_g_loss
 from models import context_encoder as ce
 from training import checkpoint, distribute, export, flags, loop, run, setup, summaries
@@ -118,13 +118,8 @@ class BandStopper:
 
 # ----------------------------------------------------------------------------- the train step
 
-def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEIGHT, adv_weight=ADV_WEIGHT,
-                    adv_warmup=0):
-    """Per-replica step: batch dict(image, mask) -> dict of losses. disc None = "ours(l_rec)".
-
-    adv_warmup N > 0: the adversarial weight ramps linearly from 0 to adv_weight over G's first N
-    updates (counted by g_opt.iterations, so a resumed run continues the ramp); 0 = the paper's
-    constant weight."""
+def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEIGHT, adv_weight=ADV_WEIGHT):
+    """Per-replica step: batch dict(image, mask) -> dict of losses. disc None = "ours(l_rec)"."""
     g_vars = enc.trainable_variables + dec.trainable_variables
 
     def step(batch):
@@ -148,11 +143,7 @@ def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEI
                 d_real, d_fake = disc(real, training=True), disc(fake, training=True)
                 l_adv = distribute.replica_mean(bce_g_loss(d_fake))   # eq. 4, generator side
                 d_loss = distribute.replica_mean(bce_d_loss(d_real, d_fake))
-                if adv_warmup:   # [choice, demo scale] no adversarial push while G is far from the data
-                    ramp = tf.minimum(1.0, tf.cast(g_opt.iterations + 1, tf.float32) / float(adv_warmup))
-                else:
-                    ramp = 1.0
-                g_loss = rec_weight * l_rec + ramp * adv_weight * l_adv   # eq. 5: l = 0.95 l_rec + 0.05 l_adv
+                g_loss = rec_weight * l_rec + adv_weight * l_adv   # eq. 5: l = 0.95 l_rec + 0.05 l_adv
                 losses.update(l_adv=l_adv, d_loss=d_loss)
             g_scaled = g_opt.scale_loss(g_loss)
             d_scaled = d_opt.scale_loss(losses["d_loss"]) if disc is not None else None
@@ -186,8 +177,7 @@ def build(config, strategy):
         d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1))
         models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
-    step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full,
-                                           adv_warmup=getattr(config, "adv_warmup", 0)), config.xla, strategy)
+    step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
     return Recipe(models, optimizers, step=step, counter=checkpoint.step_counter())
 
 
@@ -207,9 +197,6 @@ def build_parser():
                    help="--mask macroblock: probability a block is lost (default: %(default)s)")
     p.add_argument("--rec-only", action="store_true",
                    help="train 'ours(l_rec)': reconstruction loss only, no discriminator")
-    p.add_argument("--adv-warmup", type=nonnegative_int, default=0,
-                   help="ramp the adversarial weight from 0 over G's first N steps [choice, demo scale: "
-                        "docs/EXPERIMENTS.md]; 0 = the paper's constant 0.05 (default: %(default)s)")
     p.add_argument("--lr", type=positive_float, default=0.001, help="Adam learning rate [paper] (default: %(default)s)")
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1 (default: %(default)s)")
     p.add_argument("--width", type=positive_int, default=ce.WIDTH, help="first layer's filters (default: %(default)s)")

@@ -183,8 +183,8 @@ def build_parser():
     parser.add_argument("--width", type=positive_int, default=64, help="DCGAN base width (default: %(default)s)")
     parser.add_argument("--residual", action=argparse.BooleanOptionalAction, default=unsupervised.RESIDUAL,
                         help="G predicts the per-image mean fill + a correction whose last layer starts at zero "
-                             "[choice, measured: docs/EXPERIMENTS.md]; --no-residual: the plain DCGAN output "
-                             "(default: %(default)s)")
+                             "(measured in docs/EXPERIMENTS.md, off by default); --no-residual: the paper's plain "
+                             "DCGAN output (default: %(default)s)")
     parser.add_argument("--code-dim", type=int, default=100, help="encoder code = DCGAN z (default: %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam, G and D (default: %(default)s)")
     parser.add_argument("--beta1", type=float, default=0.5, help="(default: %(default)s)")

@@ -62,45 +62,6 @@ def deblur(out, steps, extra, seed=0):
     return res, train_s
 
 
-def _a_residual(train_module):
-    """Experiment: GLCIC's G with the hole filled by the per-image mean of the known pixels, and
-    output = clip(that fill + tanh(last conv)), last conv zero-initialised (E's output path)."""
-    import keras
-    from keras import layers, ops
-    from models import iizuka
-
-    @keras.saving.register_keras_serializable(package="probe")
-    class ImageMeanFill(layers.Layer):
-        def call(self, inputs):
-            image, mask = inputs
-            known = 1.0 - mask
-            mean = ops.sum(image * known, axis=(1, 2), keepdims=True) / ops.maximum(
-                ops.sum(known, axis=(1, 2), keepdims=True), 1.0)
-            return image * known + mean * mask
-
-    @keras.saving.register_keras_serializable(package="probe")
-    class AddClip(layers.Layer):
-        def call(self, inputs):
-            return ops.clip(inputs[0] + inputs[1], -1.0, 1.0)
-
-    def completion_network(image_size=iizuka.IMAGE_SIZE, width=iizuka.WIDTH, mean=(0.0, 0.0, 0.0),
-                           name="completion_network"):
-        image = keras.Input((image_size, image_size, 3), name="image")
-        mask = keras.Input((image_size, image_size, 1), name="mask")
-        filled = ImageMeanFill(name="image_mean_fill")([image, mask])
-        x = layers.Concatenate()([filled, mask])
-        plan = iizuka.generator_plan(width)
-        for lname, kind, filters, kernel, stride, dilation in plan[:-1]:
-            x = iizuka._conv_bn_relu(x, filters, kernel, stride, dilation, name=lname, transpose=kind == "deconv")
-        lname, _, filters, kernel, _, _ = plan[-1]
-        x = layers.Conv2D(filters, kernel, padding="same", kernel_initializer="zeros", name=lname)(x)
-        out = AddClip(name="residual")([filled, layers.Activation("tanh", name="tanh")(x)])
-        return keras.Model([image, mask], out, name=name)
-
-    iizuka.completion_network = completion_network
-    train_module.iizuka.completion_network = completion_network
-
-
 def inpaint(paper, out, steps, extra, size):
     import evaluate
     from data.evalsets import MaskBank
@@ -113,8 +74,6 @@ def inpaint(paper, out, steps, extra, size):
             m.main(_base(out) + ["--steps", str(steps[0])] + extra)
     elif paper == "A":
         import train_iizuka as m
-        if os.environ.get("PROBE_A_RESIDUAL"):   # experiment only: G starts at the per-image mean fill
-            _a_residual(m)
         if os.environ.get("PROBE_A_LAST_INIT"):   # experiment only: the residual's last conv init
             m.iizuka.LAST_INIT = os.environ["PROBE_A_LAST_INIT"]
         if os.environ.get("PROBE_A_ADAM"):   # experiment only: Adam(lr) instead of Adadelta

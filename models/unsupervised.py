@@ -12,9 +12,10 @@ from keras import layers, ops
 from models import dcgan
 from models.layers import AddInput, ImageMeanFill
 
-# [choice, measured: docs/EXPERIMENTS.md, B] output = clip(per-image mean fill + G's tanh output), the
-# last deconv at zero: G starts at the trivial fill (as paper A's completion network; off: --no-residual).
-RESIDUAL = True
+# Option, measured and OFF (docs/EXPERIMENTS.md, B): output = clip(per-image mean fill + G's tanh
+# output), the last deconv at zero, as paper A's. With B's adversarial-only loss it gained 1 dB pasted
+# but lost 1.4 dB Poisson-blended at the demo's scale, so the paper's plain DCGAN output stays.
+RESIDUAL = False
 
 
 @keras.saving.register_keras_serializable(package="gan_restoration")

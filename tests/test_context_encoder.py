@@ -136,23 +136,6 @@ def test_loss_decreases_on_a_fixed_batch():
     assert np.mean(rec[-5:]) < 0.5 * np.mean(rec[:3]), rec
 
 
-def test_adversarial_warmup_ramps_the_weight_over_g_updates():
-    """--adv-warmup N: G's loss is 0.95 l_rec + min(1, k/N) * 0.05 l_adv at its k-th update (the
-    demo's setting; 0 = the paper's constant weight)."""
-    keras.utils.set_random_seed(0)
-    enc, dec = ce.encoder(32, width=4, bottleneck=32), ce.decoder(16, width=4, bottleneck=32)
-    disc = ce.region_discriminator(16, width=4)
-    g_opt, d_opt = keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5)
-    g_opt.build(enc.trainable_variables + dec.trainable_variables)
-    d_opt.build(disc.trainable_variables)
-    step = tf.function(tce.make_train_step(enc, dec, disc, g_opt, d_opt, full_image=False, adv_warmup=4))
-    batch = _smooth_batch()
-    for k in range(1, 7):
-        out = step(batch)
-        expected = 0.95 * float(out["l_rec"]) + min(1.0, k / 4) * 0.05 * float(out["l_adv"])
-        assert float(out["loss"]) == pytest.approx(expected, rel=1e-5), k
-
-
 def test_full_image_step_scores_hole_pixels_only():
     """Macroblock variant: l_rec is the MSE over hole pixels; a perfect hole gives 0 whatever
     the prediction does on known pixels (the composite keeps them)."""

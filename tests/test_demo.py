@@ -72,3 +72,10 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
         got = (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"], flags["--steps"])
         assert got == ("16", "4", "2e-3", "1", str(demo.FULL["e_steps_l" if v == "nonbn_res_l" else "e_steps"]))
         assert "--filters" not in argv_of(demo.QUICK, f"paper E ({v})")
+    # paper A: batch 8, 800 stage-1 steps; beta 0 only while VGG19 is random (its term is then noise)
+    argv = argv_of(demo.FULL, "paper A stage 1")
+    assert argv[argv.index("--batch-size") + 1] == "8" and argv[argv.index("--steps") + 1] == "800"
+    assert argv[argv.index("--beta") + 1] == "0"
+    real_vgg = next(a for name, _, _, _, a in demo.plan(tmp_path, demo.FULL, "imagenet", demo.VARIANTS)
+                    if name == "paper A stage 1")
+    assert "--beta" not in real_vgg

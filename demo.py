@@ -161,7 +161,8 @@ def main(argv=None):
             f"D {budget['d_steps']}, E {budget['e_steps']} ({budget['e_steps_l']} NonBN-ResG-L) steps) on random crops "
             f"of the 12 bundled scikit-image training photos, small widths, VGG weights: {a.vgg_weights}"
             + (" (so paper A's perceptual weight beta is 0)" if a.vgg_weights == "none" else "") + "; "
-            f"scored on the 3 held-out bundled photos")
+            + ("scored on crops of the 3 held-out bundled photos (42 inpainting crops at 3 scales, 34 deblurring "
+               "tiles of 128 px)" if a.budget == "long" else "scored on the 3 held-out bundled photos"))
     import evaluate
     limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]
     tables = {
@@ -178,6 +179,16 @@ def main(argv=None):
         "E": ["--table", "E", "--dataset", "samples", "--eval-set", str(out / "deblur_eval"),
               "--eval-n", str(budget["eval_n"]), "--eval-size", "128", "--deblur-runs", str(runs / "e_{variant}")],
     }
+    if a.budget == "long":   # more held-out pixels than the 3 test photos: crops and tiles of them
+        from data import heldout
+        sets = heldout.write_sets(out / "heldout")
+        (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
+        for key in ("A", "A_pasted"):
+            i = tables[key].index("--dataset")
+            tables[key][i + 1:i + 2] = [inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"]
+        tables["D"][tables["D"].index("--set5") + 1] = inpaint_dir
+        e = tables["E"]
+        e[e.index("--dataset") + 1], e[e.index("--eval-n") + 1] = deblur_dir, str(n_deblur)
     texts, results = [], {}
     for name, argv_t in tables.items():
         print(f"evaluating table {name}")

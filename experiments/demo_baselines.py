@@ -6,7 +6,7 @@
 D: the 3 held-out photos centre-cropped and resized to 128, centre 64x64 hole, pasted (table D's
 protocol), scored whole-image and hole-only; the two D models' saved outputs are rescored hole-only
 beside it. A: the demo's GLCIC and centre mask banks at 64 px, mean fill pasted and Poisson-blended
-(table A blends every method). Mean fill = experiments.heldout.mean_fill.
+(table A blends every method). Mean fill = data.heldout.mean_fill.
 """
 import json
 import os
@@ -23,7 +23,7 @@ from blend import poisson_blend
 from data.evalsets import MaskBank
 from data.masks import make_mask
 from data.sources import open_source
-from experiments.heldout import mean_fill
+from data.heldout import mean_fill
 
 
 def main(out):

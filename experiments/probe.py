@@ -1,5 +1,5 @@
 """Issue 14's controlled experiments: train one model with the demo's settings plus the flags
-given, then score it on the held-out photos (experiments/heldout.py) against the trivial
+given, then score it on the held-out photos (data/heldout.py) against the trivial
 baselines. One model per call, same seed, same held-out set: change one thing between calls.
 
     python -m experiments.probe E OUT --steps 60 -- --variant nonbn_res --filters 8
@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from experiments import heldout
+from data import heldout
 
 QUIET = ["--log-every", "50", "--save-every", "100000", "--image-every", "100000"]
 

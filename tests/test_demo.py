@@ -36,7 +36,8 @@ def test_demo_quick_writes_every_table(tmp_path_factory, tmp_path):
     assert json.loads((out / "table_A_pasted" / "table_A.json").read_text())["blend"] is False
     # the claims of --budget long are checked in --quick too (the wiring), from the same tables
     claims = json.loads((out / "claims.json").read_text())
-    assert {r["paper"] for r in claims["rows"]} == set("ACDE") and "Each paper's claim" in readme
+    # (E's claims compare all four variants; this run trains one, so E has none)
+    assert {r["paper"] for r in claims["rows"]} == set("ACD") and "Each paper's claim" in readme
     assert (out / "curves" / "c_latent_search.png").is_file()
 
 

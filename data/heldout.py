@@ -55,6 +55,26 @@ def inpainting_images(size, scales=(1, 2, 3)):
     return out
 
 
+def write_sets(folder, inpaint_size=128, tile=128):
+    """Write the held-out sets as PNG folders for evaluate.py (`demo.py --budget long`):
+    folder/inpaint (inpainting_images(inpaint_size), 42 images) and folder/deblur
+    (deblur_tiles(tile), 34 tiles). Returns {"inpaint": (path, n), "deblur": (path, n)};
+    existing folders with the right count are kept as they are."""
+    from pathlib import Path
+    from imagefiles import write_png
+    out = {}
+    for key, items in (("inpaint", lambda: inpainting_images(inpaint_size)), ("deblur", lambda: deblur_tiles(tile))):
+        path = Path(folder) / key
+        have = sorted(path.glob("*.png")) if path.is_dir() else []
+        if not have:
+            path.mkdir(parents=True, exist_ok=True)
+            for name, image in items():
+                write_png(path / f"{name}.png", image)
+            have = sorted(path.glob("*.png"))
+        out[key] = (str(path), len(have))
+    return out
+
+
 def mean_fill(image, hole):
     """uint8 [H, W, 3], bool [H, W] -> the hole filled with the per-channel mean of the known
     pixels (rounded), known pixels unchanged: the trivial baseline every inpainter must beat."""

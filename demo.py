@@ -162,7 +162,7 @@ def main(argv=None):
             f"of the 12 bundled scikit-image training photos, small widths, VGG weights: {a.vgg_weights}"
             + (" (so paper A's perceptual weight beta is 0)" if a.vgg_weights == "none" else "") + "; "
             + ("scored on crops of the 3 held-out bundled photos (42 inpainting crops at 3 scales, 34 deblurring "
-               "tiles of 128 px)" if a.budget == "long" else "scored on the 3 held-out bundled photos"))
+               "tiles of 128 px)" if a.budget != "quick" else "scored on the 3 held-out bundled photos"))
     import evaluate
     limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]
     tables = {
@@ -179,7 +179,7 @@ def main(argv=None):
         "E": ["--table", "E", "--dataset", "samples", "--eval-set", str(out / "deblur_eval"),
               "--eval-n", str(budget["eval_n"]), "--eval-size", "128", "--deblur-runs", str(runs / "e_{variant}")],
     }
-    if a.budget == "long":   # more held-out pixels than the 3 test photos: crops and tiles of them
+    if a.budget != "quick":  # more held-out pixels than the 3 test photos: crops and tiles of them
         from data import heldout
         sets = heldout.write_sets(out / "heldout")
         (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]

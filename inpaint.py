@@ -55,10 +55,11 @@ def to_model_size(image, hole, size):
 
 
 NATIVE_MARGIN = 64   # [choice] native resolution: context kept around the hole's box, in pixels (at least)
-RESOLUTIONS = ("model", "native")
-# [choice, measured] default "model" for every network: on the 3 held-out photos at 256 and 384 px, 24 holes
-# of the demo's training size (sides 12-24 px), the demo's paper-A model (64 px) filled holes at 13.02 dB
-# (model) against 12.73 dB (native); README "Native resolution".
+RESOLUTIONS = ("auto", "model", "native")
+# [choice, measured] "auto" (the default): native where the network is fully convolutional (paper A), model
+# for B, C, D. On the 3 held-out photos at 256 and 384 px, 24 holes of the demo's training size (12-24 px),
+# the demo's paper-A model (64 px, residual output) fills holes at 16.95 dB native against 14.48 dB model
+# (python -m experiments.native; README "Native resolution").
 
 
 def native_prediction(inpainter, image, hole):
@@ -81,17 +82,18 @@ def native_prediction(inpainter, image, hole):
     return out
 
 
-def complete(inpainter, image, hole, blend=True, resolution="model"):
+def complete(inpainter, image, hole, blend=True, resolution="auto"):
     """uint8 image [H, W, 3] + bool hole [H, W] -> uint8 [H, W, 3] with the known pixels unchanged.
 
     resolution "model": the photo goes to the network's size and the prediction comes back by a cubic
     resize; "native": a fully convolutional network (paper A) runs at the photo's own size on a crop
-    around the hole (an inpainter without that ability -> UserError)."""
+    around the hole (an inpainter without that ability -> UserError); "auto": native where possible."""
     from blend import poisson_blend
 
     height, width = hole.shape
-    native = resolution == "native" and hasattr(inpainter, "any_size") and inpainter.any_size() is not None
-    if resolution == "native" and not native:
+    can = hasattr(inpainter, "any_size") and inpainter.any_size() is not None
+    native = resolution in ("native", "auto") and can
+    if resolution == "native" and not can:
         raise UserError(f"{inpainter.name} squeezes the image into a fixed-size code, so it only runs at its "
                         f"own {inpainter.image_size}x{inpainter.image_size}: use --resolution model")
     if native:
@@ -150,10 +152,10 @@ def main(argv=None):
     parser.add_argument("--mask", help="PNG of the image's size, white = hole")
     parser.add_argument("--masks", help="with --images: a folder of masks, x.png or x_mask.png for image x.*")
     parser.add_argument("--out", required=True, help="where to write the result (.png keeps it lossless)")
-    parser.add_argument("--resolution", choices=RESOLUTIONS, default="model",
+    parser.add_argument("--resolution", choices=RESOLUTIONS, default="auto",
                         help="model: resize to the network's size and back; native: run a fully convolutional "
-                             "network (paper A) at the photo's own size, on a crop around the hole "
-                             "(default: %(default)s, measured better; README)")
+                             "network (paper A) at the photo's own size, on a crop around the hole; auto: native "
+                             "where the network allows it, else model (default: %(default)s, measured; README)")
     parser.add_argument("--no-blend", dest="blend", action="store_false",
                         help="paste the network's hole as it is, without Poisson blending")
     args = parser.parse_args(argv)

@@ -204,3 +204,9 @@ def test_native_resolution_runs_paper_a_at_the_photos_size(files, tmp_path, caps
     assert squeezed.any_size() is None
     with pytest.raises(UserError, match="only runs at its own 32x32"):
         inpaint.complete(squeezed, files["damaged"], files["hole"], resolution="native")
+    # "auto", the default: native for the fully convolutional network, the resize for the other
+    auto = inpaint.complete(inp, files["damaged"], files["hole"], blend=False)
+    assert np.array_equal(auto, out)
+    resized = inpaint.complete(squeezed, files["damaged"], files["hole"], blend=False)
+    assert np.array_equal(resized, inpaint.complete(squeezed, files["damaged"], files["hole"], blend=False,
+                                                    resolution="model"))

@@ -40,11 +40,11 @@ VARIANTS = papers.PAPERS["E"].variants
 # docs/EXPERIMENTS.md, A), and beta 0 while VGG19 has random weights (its "perceptual" term is then
 # noise as large as the MSE: magnitudes.json).
 FULL = dict(a_size=64, a_steps=(800, 20, 60), a_batch=8, b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
-            e_steps=300, e_steps_l=150,
+            e_steps=450, e_steps_l=150,
             limit=None, latent_iterations=200, eval_n=3,
             d_args=("--batch-size", "16", "--bottleneck", "512"),
             e_args=("--filters", "16", "--batch-size", "4", "--lr", "2e-3", "--d-updates", "1"))
-# [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 3-6x the steps.
+# [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 2-10x the steps.
 LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
             e_steps=1200, e_steps_l=500, latent_iterations=500)
 QUICK = dict(a_size=32, a_steps=(1, 1, 1), a_batch=4, b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,

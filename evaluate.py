@@ -455,6 +455,8 @@ def markdown_d(result):
             return f"{name} (no data)"
         if s["where"] == "samples":
             return f"{name} slot: bundled samples photos, NOT {name} ({s['n_images']} images)"
+        if name not in Path(str(s["where"])).name.lower():       # a folder that is not the named set
+            return f"{name} slot: {Path(str(s['where'])).name}/, NOT {name} ({s['n_images']} images)"
         return f"{name} ({s['n_images']} images)"
 
     lines = ["# Paper D: PSNR (dB) of the repaired images", "", f"Protocol: {result['protocol']}.",

@@ -165,30 +165,27 @@ def main(argv=None):
                "tiles of 128 px)" if a.budget != "quick" else "scored on the 3 held-out bundled photos"))
     import evaluate
     limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]
-    tables = {
-        "A": ["--table", "A", "--dataset", "samples", "--image-size", str(budget["a_size"]),
-              "--latent-iterations", str(budget["latent_iterations"]), "--stage-run", str(runs / "a"),
-              "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d_glcic"),
-              "--unsupervised-run", str(runs / "b"), "--mask-bank", str(out / "mask_banks")],
-        "A_pasted": ["--table", "A", "--no-blend", "--dataset", "samples", "--image-size", str(budget["a_size"]),
-                     "--latent-iterations", str(budget["latent_iterations"]), "--stage-run", str(runs / "a"),
-                     "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d_glcic"),
-                     "--unsupervised-run", str(runs / "b"), "--mask-bank", str(out / "mask_banks")],
-        "D": ["--table", "D", "--set5", "samples", "--context-encoder-run", str(runs / "d"),
-              "--rec-only-run", str(runs / "d_rec")],
-        "E": ["--table", "E", "--dataset", "samples", "--eval-set", str(out / "deblur_eval"),
-              "--eval-n", str(budget["eval_n"]), "--eval-size", "128", "--deblur-runs", str(runs / "e_{variant}")],
-    }
-    if a.budget != "quick":  # more held-out pixels than the 3 test photos: crops and tiles of them
+    if a.budget == "quick":
+        a_data, d_set = ["--dataset", "samples"], "samples"
+        e_data = ["--dataset", "samples", "--eval-n", str(budget["eval_n"])]
+    else:                    # more held-out pixels than the 3 test photos: crops and tiles of them
         from data import heldout
         sets = heldout.write_sets(out / "heldout")
         (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
-        for key in ("A", "A_pasted"):
-            i = tables[key].index("--dataset")
-            tables[key][i + 1:i + 2] = [inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"]
-        tables["D"][tables["D"].index("--set5") + 1] = inpaint_dir
-        e = tables["E"]
-        e[e.index("--dataset") + 1], e[e.index("--eval-n") + 1] = deblur_dir, str(n_deblur)
+        a_data, d_set = ["--dataset", inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"], inpaint_dir
+        e_data = ["--dataset", deblur_dir, "--eval-n", str(n_deblur)]
+    table_a = ["--table", "A", *a_data, "--image-size", str(budget["a_size"]),
+               "--latent-iterations", str(budget["latent_iterations"]), "--stage-run", str(runs / "a"),
+               "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d_glcic"),
+               "--unsupervised-run", str(runs / "b"), "--mask-bank", str(out / "mask_banks")]
+    tables = {
+        "A": table_a,
+        "A_pasted": table_a + ["--no-blend"],      # the networks' own predictions, like the mean-fill row
+        "D": ["--table", "D", "--set5", d_set, "--context-encoder-run", str(runs / "d"),
+              "--rec-only-run", str(runs / "d_rec")],
+        "E": ["--table", "E", *e_data, "--eval-set", str(out / "deblur_eval"), "--eval-size", "128",
+              "--deblur-runs", str(runs / "e_{variant}")],
+    }
     texts, results = [], {}
     for name, argv_t in tables.items():
         print(f"evaluating table {name}")

@@ -11,6 +11,8 @@ same pixels.
 Baselines for inpainting: `mean_fill` (each hole pixel = the per-channel mean of the known
 pixels of that image) and OpenCV Telea (evaluate.classical_inpaint).
 """
+from pathlib import Path
+
 import numpy as np
 
 from data.sources import samples_source
@@ -58,9 +60,8 @@ def inpainting_images(size, scales=(1, 2, 3)):
 def write_sets(folder, inpaint_size=128, tile=128):
     """Write the held-out sets as PNG folders for evaluate.py (`demo.py --budget long`):
     folder/inpaint (inpainting_images(inpaint_size), 42 images) and folder/deblur
-    (deblur_tiles(tile), 34 tiles). Returns {"inpaint": (path, n), "deblur": (path, n)};
-    existing folders with the right count are kept as they are."""
-    from pathlib import Path
+    (deblur_tiles(tile), 34 tiles). Returns {"inpaint": (path, n), "deblur": (path, n)}; a folder
+    that already holds PNGs is used as it is (the sets are deterministic, so a rerun writes nothing)."""
     from imagefiles import write_png
     out = {}
     for key, items in (("inpaint", lambda: inpainting_images(inpaint_size)), ("deblur", lambda: deblur_tiles(tile))):

@@ -61,13 +61,17 @@ def _warn_batch(source, batch_size):
               f"every batch repeats images; lower --batch-size or add images", file=sys.stderr)
 
 
-def _check_run(batch_size, start_step, seed):
+def _check_run(source, batch_size, start_step, seed, shuffle):
+    """The checks every training stream shares; a shuffled (training) stream also warns about a
+    batch larger than its dataset."""
     if int(batch_size) < 1:
         raise UserError(f"batch size must be >= 1, got {batch_size}")
     if int(start_step) < 0:
         raise UserError(f"start_step must be >= 0, got {start_step}")
     if not isinstance(seed, int):
         raise UserError(f"the run seed must be a Python int, got {seed!r}")
+    if shuffle:
+        _warn_batch(source, batch_size)
 
 
 def inpainting_batches(source, image_size, batch_size, mask_kind, seed, resize="crop", shuffle=True,
@@ -79,9 +83,7 @@ def inpainting_batches(source, image_size, batch_size, mask_kind, seed, resize="
     resized), "random_crop" (random S x S crop + horizontal flip; images must be >= S).
     The image is the clean ground truth; the model's input is the composite the train step makes.
     """
-    _check_run(batch_size, start_step, seed)
-    if shuffle:
-        _warn_batch(source, batch_size)
+    _check_run(source, batch_size, start_step, seed, shuffle)
     size = int(image_size)
     prep = _resize_fn(resize, size)
     make_mask(mask_kind, tf.constant([0, 0], tf.int64), size, size, **mask_kw)  # bad options fail here
@@ -111,9 +113,7 @@ def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuff
     Kernels are drawn per batch (one motion-trajectory loop per batch, not per example), each from
     its example's own seed.
     """
-    _check_run(batch_size, start_step, seed)
-    if shuffle:
-        _warn_batch(source, batch_size)
+    _check_run(source, batch_size, start_step, seed, shuffle)
     crop, k = int(crop_size), int(kernel_size)
     degrade.random_kernels(tf.zeros([1, 2], tf.int64), blur_kind, k, **blur_kw)  # bad options fail here
     margin = crop + k - 1

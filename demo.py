@@ -7,6 +7,8 @@ curves to results/.
     python demo.py --budget long   # about an hour on 2 CPU cores (minutes on a GPU): the proxy
                                    # reproduction, each paper's claim checked (results/proxy/claims.md)
     python demo.py --quick         # seconds-scale wiring check (1-2 steps, 1 image)
+    python demo.py --budget long --dataset ~/photos   # the same on your own photos: every 5th is
+                                   # held out and scored, the rest are trained on (random crops)
 
 Demo and proxy scale, not the papers' scale: small networks, hundreds to a few thousand steps, 12
 training photos (random multi-scale crops), 3 test photos, and VGG19's ImageNet weights only if
@@ -25,7 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import papers
 import rundir
-from errors import cli
+from data.sources import SAMPLE_CROP_MIN, list_images
+from errors import UserError, cli
 import cliargs
 
 VARIANTS = papers.PAPERS["E"].variants
@@ -55,15 +58,21 @@ def _done(run_dir, *files):
     return all((Path(run_dir) / f).exists() for f in files)
 
 
-def plan(runs, budget, vgg, variants):
-    """[(label, run_dir, files that mark it trained, module name, argv)] in training order."""
+def plan(runs, budget, vgg, variants, train_dir=None):
+    """[(label, run_dir, files that mark it trained, module name, argv)] in training order.
+    train_dir: a folder of training photos (demo.py --dataset) instead of the bundled ones."""
     runs = Path(runs)
     quiet = ["--log-every", "50", "--save-every", "100000", "--image-every", "100000"]
-    base = ["--smoke", "--dataset", "samples", "--vgg-weights", vgg] + quiet
+    data, every = ["--dataset", "samples"], []
+    if train_dir is not None:   # random crops as `samples` gives them; A and C select every photo
+        data = ["--dataset", str(train_dir), "--random-crops", str(SAMPLE_CROP_MIN)]
+        n = str(len(list_images(train_dir)))
+        every = ["--first", n, "--n-train", n]
+    base = ["--smoke", *data, "--vgg-weights", vgg] + quiet
     s = budget["a_size"]
     a = base + ["--image-size", str(s), "--local-size", str(s // 2), "--hole-min", str(s * 24 // 128),
                 "--hole-max", str(s * 48 // 128), "--width", "8" if s >= 64 else "4",
-                "--batch-size", str(budget["a_batch"]), "--run-dir", str(runs / "a")]
+                "--batch-size", str(budget["a_batch"]), "--run-dir", str(runs / "a")] + every
     if vgg == "none":
         a += ["--beta", "0"]
     train = {letter: p.train_module for letter, p in papers.PAPERS.items()}
@@ -75,7 +84,8 @@ def plan(runs, budget, vgg, variants):
         ("paper B (unsupervised)", runs / "b", [export["B"]], train["B"],
          base + wide + ["--steps", str(budget["b_steps"]), "--run-dir", str(runs / "b")]),
         ("paper C (DCGAN prior)", runs / "c", [rundir.CONFIG_NAME, rundir.CKPT], train["C"],
-         ["train", "--loss", "bce"] + base + wide + ["--steps", str(budget["c_steps"]), "--run-dir", str(runs / "c")]),
+         ["train", "--loss", "bce"] + base + wide + every
+         + ["--steps", str(budget["c_steps"]), "--run-dir", str(runs / "c")]),
         ("paper D (l_rec + l_adv)", runs / "d", [export["D"]], train["D"],
          base + ["--width", "8", *budget["d_args"], "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d")]),
         ("paper D (l_rec)", runs / "d_rec", [export["D"]], train["D"],
@@ -93,10 +103,20 @@ def plan(runs, budget, vgg, variants):
     return items
 
 
+def _trained_on(run_dir):
+    """The --dataset a run directory was trained on (None if it has no config.json)."""
+    path = Path(run_dir) / rundir.CONFIG_NAME
+    return rundir.read_config(run_dir).get("dataset") if path.is_file() else None
+
+
 def train_all(items, log=print):
     import importlib
     times = {}
     for i, (label, run_dir, files, module, argv) in enumerate(items, 1):
+        wanted, had = argv[argv.index("--dataset") + 1], _trained_on(run_dir)
+        if had is not None and had != wanted:
+            raise UserError(f"{run_dir} holds a model trained on --dataset {had}, not {wanted}; "
+                            "pass another --runs (or --out) or delete it")
         if _done(run_dir, *files):
             log(f"[{i}/{len(items)}] {label}: reusing {run_dir}")
             continue
@@ -123,7 +143,8 @@ def write_loss_curves(items, folder):
 
 def main(argv=None):
     p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=None, help="results folder (default: results, results/proxy for --budget long)")
+    p.add_argument("--out", default=None, help="results folder (default: results, results/proxy for --budget long; "
+                                               "with --dataset D a subfolder on_<name of D>)")
     p.add_argument("--runs", default=None, help="where the demo's models are trained (default: <out>/runs)")
     p.add_argument("--budget", choices=("demo", "long", "quick"), default="demo",
                    help="demo: ~10 CPU minutes, does every model learn; long: ~1 CPU hour, each paper's claim "
@@ -133,6 +154,10 @@ def main(argv=None):
                    help="VGG19 for the perceptual terms: 'auto' = the ImageNet weights if Keras' cache has them, "
                         "else random weights, said loudly and written into every table; 'none' = random "
                         "(the terms are then meaningless); 'imagenet' or a .h5 path (default: %(default)s)")
+    p.add_argument("--dataset", default=None, metavar="FOLDER",
+                   help="train and score on your own photos instead of the bundled ones: every 5th photo "
+                        "(sorted by name) is held out and scored, the others are trained on as random "
+                        "crops; links to them go to <out>/data (default: scikit-image's bundled photos)")
     p.add_argument("--deblur-variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
                    help="paper E variants to train (default: all four)")
     a = p.parse_args(argv)
@@ -140,8 +165,17 @@ def main(argv=None):
         a.budget = "quick"
     budget = {"demo": FULL, "long": LONG, "quick": QUICK}[a.budget]
     out = Path(a.out or ("results/proxy" if a.budget == "long" else "results"))
+    if a.dataset and not a.out:
+        out = out / f"on_{Path(a.dataset).expanduser().resolve().name}"
     runs = Path(a.runs) if a.runs else out / "runs"
     out.mkdir(parents=True, exist_ok=True)
+    from data import heldout
+    train_dir = test_dir = None
+    photos = "the 12 bundled scikit-image training photos"
+    if a.dataset:
+        train_dir, test_dir, n_train, n_test = heldout.split_folder(Path(a.dataset).expanduser(), out / "data")
+        photos = f"the {n_train} training photos of {a.dataset} ({n_test} held out)"
+        print(f"demo: training on {n_train} photos of {a.dataset}, scoring on {n_test} held out ({out / 'data'})")
     if a.vgg_weights == "auto":
         from losses.perceptual import WEIGHTS_FILE, keras_cache_dir
         cached = Path(keras_cache_dir()) / "models" / WEIGHTS_FILE
@@ -150,30 +184,31 @@ def main(argv=None):
         print("demo: VGG19 has RANDOM weights (offline default): the perceptual and texture terms of papers A "
               "and E are meaningless here; pass --vgg-weights imagenet|PATH for real ones")
     start = time.time()
-    items = plan(runs, budget, a.vgg_weights, a.deblur_variants)
+    items = plan(runs, budget, a.vgg_weights, a.deblur_variants, train_dir)
     train_times = train_all(items)
     trained_s = time.time() - start
     curves = write_loss_curves(items, out / "curves")
+    import evaluate
+    limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]
+    if a.budget == "quick":  # the held-out photos themselves, one of each
+        held = test_dir or "samples"
+        a_data = ["--dataset", held] + (["--first", str(n_test), "--n-train", "0"] if test_dir else [])
+        d_set, e_data = held, ["--dataset", held, "--eval-n", str(budget["eval_n"])]
+        scored = f"scored on {'the 3 held-out bundled photos' if test_dir is None else test_dir}"
+    else:                    # more held-out pixels than the test photos: crops and tiles of them
+        sets = heldout.write_sets(out / "heldout", photos=test_dir)
+        (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
+        a_data, d_set = ["--dataset", inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"], inpaint_dir
+        e_data = ["--dataset", deblur_dir, "--eval-n", str(n_deblur)]
+        scored = (f"scored on crops of the {'3 held-out bundled photos' if test_dir is None else 'held-out photos'} "
+                  f"({n_inpaint} inpainting crops at 3 scales, {n_deblur} deblurring tiles of 128 px)")
     a_steps = "/".join(str(s) for s in budget["a_steps"])
     scale = {"demo": "Demo scale", "long": "Proxy scale", "quick": "Wiring check (quick)"}[a.budget]
     note = (f"{scale}, not the papers' scale: models trained on CPU (paper A stages "
             f"{a_steps} steps at {budget['a_size']} px; B, C {budget['b_steps']}/{budget['c_steps']}, "
             f"D {budget['d_steps']}, E {budget['e_steps']} ({budget['e_steps_l']} NonBN-ResG-L) steps) on random crops "
-            f"of the 12 bundled scikit-image training photos, small widths, VGG weights: {a.vgg_weights}"
-            + (" (so paper A's perceptual weight beta is 0)" if a.vgg_weights == "none" else "") + "; "
-            + ("scored on crops of the 3 held-out bundled photos (42 inpainting crops at 3 scales, 34 deblurring "
-               "tiles of 128 px)" if a.budget != "quick" else "scored on the 3 held-out bundled photos"))
-    import evaluate
-    limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]
-    if a.budget == "quick":
-        a_data, d_set = ["--dataset", "samples"], "samples"
-        e_data = ["--dataset", "samples", "--eval-n", str(budget["eval_n"])]
-    else:                    # more held-out pixels than the 3 test photos: crops and tiles of them
-        from data import heldout
-        sets = heldout.write_sets(out / "heldout")
-        (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
-        a_data, d_set = ["--dataset", inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"], inpaint_dir
-        e_data = ["--dataset", deblur_dir, "--eval-n", str(n_deblur)]
+            f"of {photos}, small widths, VGG weights: {a.vgg_weights}"
+            + (" (so paper A's perceptual weight beta is 0)" if a.vgg_weights == "none" else "") + "; " + scored)
     table_a = ["--table", "A", *a_data, "--image-size", str(budget["a_size"]),
                "--latent-iterations", str(budget["latent_iterations"]), "--stage-run", str(runs / "a"),
                "--dcgan-run", str(runs / "c"), "--glcic-context-encoder-run", str(runs / "d_glcic"),

@@ -37,6 +37,7 @@ PAPER_DATASET = "datasets/openimages_100k"   # where the README's fetch recipe p
 MASKS = ("center", "macroblock", "burst", "glcic")
 REC_WEIGHT, ADV_WEIGHT = 0.95, 0.05          # [paper] eq. 5: lambda_r = 0.95, lambda_a = 0.05
 BAND = (0.005, 0.0055)                       # [paper] "until the loss settles in [0.005, 0.0055]"
+D_LR = 0.0001                                # [choice: Pathak] the discriminator learns at a tenth of G's 0.001
 
 
 # ----------------------------------------------------------------------------- stopping rule
@@ -174,7 +175,7 @@ def build(config, strategy):
     disc = d_opt = None
     if not config.rec_only:
         disc = ce.region_discriminator(out, config.width)
-        d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1))
+        d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.d_lr, beta_1=config.beta1))
         models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
@@ -198,6 +199,9 @@ def build_parser():
     p.add_argument("--rec-only", action="store_true",
                    help="train 'ours(l_rec)': reconstruction loss only, no discriminator")
     p.add_argument("--lr", type=positive_float, default=0.001, help="Adam learning rate [paper] (default: %(default)s)")
+    p.add_argument("--d-lr", type=positive_float, default=D_LR,
+                   help="the discriminator's Adam learning rate: a tenth of G's, as Pathak's train.lua gives G "
+                        "10x D's rate when l_rec and l_adv are combined [choice: Pathak] (default: %(default)s)")
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1 (default: %(default)s)")
     p.add_argument("--width", type=positive_int, default=ce.WIDTH, help="first layer's filters (default: %(default)s)")
     p.add_argument("--bottleneck", type=positive_int, default=ce.BOTTLENECK,
@@ -224,7 +228,7 @@ def _source(args):
     if args.dataset == PAPER_DATASET and not os.path.isdir(PAPER_DATASET):
         raise UserError(f"the paper trains on 100,000 random Open Images photos, expected in {PAPER_DATASET}/: "
                         f"fetch them as README section 'Paper D' shows, or pass --dataset PATH (or samples)")
-    return open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first)
+    return open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, crop_min=args.random_crops)
 
 
 def _mask_kw(args):
@@ -249,7 +253,8 @@ def main(argv=None):
     setup.early_strategy(args)                    # --strategy multiworker: before _source's TF ops
     fresh = not rundir.config_path(args.run_dir).exists()
     source = _source(args) if fresh else None     # a bad --dataset must not leave a config.json behind
-    r = run.open_run(args, runtime_keys=RUNTIME)  # (a rerun may adopt the saved settings first)
+    # (a rerun may adopt the saved settings first; runs from before --d-lr trained D at --lr)
+    r = run.open_run(args, runtime_keys=RUNTIME, legacy={"d_lr": lambda saved: saved["lr"]})
     strategy = setup.configure(args)              # before any TF op (an adopted multiworker needs it)
     source = source or _source(args)
     full = args.mask != "center"

@@ -251,7 +251,7 @@ def train(argv=None):
     _check(args)
     r = run.open_run(args)
     strategy = setup.configure(args)
-    source = open_source(args.dataset, "train", data_dir=args.data_dir)
+    source = open_source(args.dataset, "train", data_dir=args.data_dir, crop_min=args.random_crops)
     with strategy.scope():
         recipe = build(args, strategy)
         ckpt = recipe.checkpointer(r.ckpt_dir, keep=args.keep)

@@ -301,14 +301,16 @@ def main(argv=None):
     # The stage and its step count belong to this invocation, never taken from another stage's config.
     args._given = args._given | {"stage", "steps", "report_magnitudes"}
     previous = check_previous_stage(args.run_dir, args.stage)
-    r = run.open_run(args, runtime_keys=("stage", "report_magnitudes", "magnitude_batches"))
+    r = run.open_run(args, runtime_keys=("stage", "report_magnitudes", "magnitude_batches"),
+                     legacy={"residual": False})          # runs from before --residual: GLCIC's plain output
     stage = args.stage
     steps = args.steps or (SMOKE_STEPS if args.smoke else STAGE_STEPS)[stage]
     if not 1 <= args.hole_min <= args.hole_max <= args.local_size <= args.image_size:
         raise UserError("need 1 <= --hole-min <= --hole-max <= --local-size <= --image-size")
     strategy = setup.configure(args)
 
-    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train)
+    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train,
+                         crop_min=args.random_crops)
     mean = load_or_compute_mean(r.dir, source, args)
     mask_kw = dict(local=args.local_size, hole_min=args.hole_min, hole_max=args.hole_max)
     seed = args.seed * 4 + stage          # each stage draws its own batches

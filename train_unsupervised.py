@@ -41,13 +41,13 @@ _REAL_STREAM = 0xB0C
 
 # ----------------------------------------------------------------------------- data: two disjoint halves
 
-def split_halves(spec, data_dir=None):
+def split_halves(spec, data_dir=None, crop_min=None):
     """(damaged source, real source, one-line description): two disjoint halves of the training set.
 
     Files (a folder, `samples`): even positions of the sorted list -> damaged, odd -> real.
     tfds: examples [0, n/2) of the train split -> damaged, [n/2, n) -> real.
     """
-    whole = open_source(spec, "train", data_dir=data_dir)
+    whole = open_source(spec, "train", data_dir=data_dir, crop_min=crop_min)
     n = len(whole)
     if n < 2:
         raise UserError(f"paper B needs at least 2 training images to split into damaged and real halves, "
@@ -200,7 +200,7 @@ def main(argv=None):
     args = flags.parse(build_parser(), argv, smoke=SMOKE)
     r = run.open_run(args)
     strategy = setup.configure(args)
-    damaged_src, real_src, split_text = split_halves(args.dataset, args.data_dir)
+    damaged_src, real_src, split_text = split_halves(args.dataset, args.data_dir, args.random_crops)
     print(split_text)
     print("paper B: the train step sees only {damaged (holes zeroed), mask} of x_m and {real} of x_r; "
           "the clean pixels of damaged images are dropped in the input pipeline and never reach a loss")

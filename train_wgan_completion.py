@@ -222,7 +222,8 @@ def train(argv):
     print(f"paper C: {dict(wgan='WGAN (weight clipping)', gp='WGAN-GP', bce='DCGAN (BCE)')[flavour]}, "
           f"n_critic {schedule}")
     ckpt.restore()
-    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train)
+    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train,
+                         crop_min=args.random_crops)
 
     def batches(start):
         # every step reads n_critic real batches: the stream starts after those of steps 0..start-1

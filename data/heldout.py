@@ -1,50 +1,93 @@
 """The held-out photos of issue 14's experiments: crops of scikit-image's bundled TEST photos
 (data.sources.SAMPLE_TEST_PHOTOS: astronaut, chelsea, coffee), which the `samples` source never
-trains on. Deterministic (a fixed grid, no randomness), so every experiment is scored on the
-same pixels.
+trains on, or of the test part of a user's folder (`split_folder`, `demo.py --dataset`).
+Deterministic (a fixed grid, no randomness), so every experiment is scored on the same pixels.
 
-    deblur_tiles(128)      paper E: every non-overlapping 128x128 tile of each photo at its native
-                           resolution (the blur scale of training), 34 tiles; blurred once each
-                           with pipeline.eval_deblur_set's seeded "mixed" degradation.
+    deblur_tiles(128)      paper E: the non-overlapping 128x128 tiles of each photo at its native
+                           resolution (the blur scale of training), at most 16 per photo, evenly
+                           spread (34 tiles of the bundled photos); blurred once each with
+                           pipeline.eval_deblur_set's seeded "mixed" degradation.
     inpainting_images(S)   papers A-D: per photo the largest centred square, then its 2x2 and 3x3
                            grids of sub-squares (3 scales), each resized to S: 14 per photo, 42.
 Baselines for inpainting: `mean_fill` (each hole pixel = the per-channel mean of the known
 pixels of that image) and OpenCV Telea (evaluate.classical_inpaint).
 """
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from data.sources import samples_source
+from data.sources import list_images, open_source, samples_source
+from errors import UserError
+
+TEST_EVERY = 5          # split_folder: every 5th photo is held out (12 train / 3 test for 15 photos)
+TILES_PER_PHOTO = 16    # deblur_tiles: at most this many tiles of one photo (a 12 MP photo has ~700)
 
 
-def test_photos():
-    """[(name, uint8 [H, W, 3])] of the held-out photos, in SAMPLE_TEST_PHOTOS order."""
-    src = samples_source("test")
-    return list(zip(src.photo_names, (im.numpy() for im in src.dataset())))
+def split_folder(folder, dest):
+    """Split a folder of photos into dest/train and dest/test (links to the files, or copies where
+    links are refused): in sorted order every TEST_EVERY-th photo is held out, at least one, so
+    the two parts never share a photo. The user's files are only read. Returns
+    (train folder, test folder, n_train, n_test)."""
+    if not os.path.isdir(folder):
+        raise UserError(f"--dataset {folder} is not a folder; pass a folder of photos")
+    paths = list_images(folder)
+    if len(paths) < 2:
+        raise UserError(f"--dataset {folder} holds {len(paths)} image(s); the demo needs at least 2 "
+                        "(some to train on, one held out to score on)")
+    test = [p for i, p in enumerate(paths) if i % TEST_EVERY == TEST_EVERY - 1] or paths[-1:]
+    parts = {"train": [p for p in paths if p not in set(test)], "test": test}
+    for part, files in parts.items():
+        where = Path(dest) / part
+        if where.is_dir():            # only links/copies this function made: rebuilt every time
+            shutil.rmtree(where)
+        where.mkdir(parents=True)
+        for i, path in enumerate(files):
+            link = where / f"{i:05d}_{os.path.basename(path)}"
+            try:
+                os.symlink(os.path.abspath(path), link)
+            except OSError:
+                shutil.copy2(path, link)
+    return str(Path(dest) / "train"), str(Path(dest) / "test"), len(parts["train"]), len(test)
 
 
-def deblur_tiles(size=128):
+def test_photos(folder=None):
+    """[(name, uint8 [H, W, 3])] of the held-out photos: the bundled ones in SAMPLE_TEST_PHOTOS
+    order, or every readable image of `folder` (named by file stem)."""
+    if folder is None:
+        src = samples_source("test")
+        names = src.photo_names
+    else:
+        src = open_source(str(folder), "test")
+        names = [Path(p).stem for p in src.paths]
+    return [(names[int(i)], im.numpy()) for i, im in src.dataset(with_index=True)]
+
+
+def deblur_tiles(size=128, folder=None, per_photo=TILES_PER_PHOTO):
     """[(name, uint8 [size, size, 3])]: the non-overlapping grid of size x size tiles of each
-    held-out photo (grid centred in the photo), native resolution."""
+    held-out photo (grid centred in the photo), native resolution; at most `per_photo` of them per
+    photo, evenly spread over the grid."""
     out = []
-    for name, im in test_photos():
+    for name, im in test_photos(folder):
         h, w = im.shape[:2]
         ny, nx = h // size, w // size
         top, left = (h - ny * size) // 2, (w - nx * size) // 2
-        for i in range(ny):
-            for j in range(nx):
-                y, x = top + i * size, left + j * size
-                out.append((f"{name}_{i}{j}", im[y:y + size, x:x + size]))
+        cells = [(i, j) for i in range(ny) for j in range(nx)]
+        if len(cells) > per_photo:
+            cells = [cells[k] for k in np.linspace(0, len(cells) - 1, per_photo).round().astype(int)]
+        for i, j in cells:
+            y, x = top + i * size, left + j * size
+            out.append((f"{name}_{i}{j}" if max(ny, nx) <= 10 else f"{name}_{i}_{j}", im[y:y + size, x:x + size]))
     return out
 
 
-def inpainting_images(size, scales=(1, 2, 3)):
+def inpainting_images(size, scales=(1, 2, 3), folder=None):
     """[(name, uint8 [size, size, 3])]: for each held-out photo its largest centred square split
     into k x k sub-squares for k in `scales`, each area-resized to size x size."""
     import cv2
     out = []
-    for name, im in test_photos():
+    for name, im in test_photos(folder):
         h, w = im.shape[:2]
         side = min(h, w)
         sq = im[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
@@ -57,14 +100,16 @@ def inpainting_images(size, scales=(1, 2, 3)):
     return out
 
 
-def write_sets(folder, inpaint_size=128, tile=128):
-    """Write the held-out sets as PNG folders for evaluate.py (`demo.py --budget long`):
-    folder/inpaint (inpainting_images(inpaint_size), 42 images) and folder/deblur
-    (deblur_tiles(tile), 34 tiles). Returns {"inpaint": (path, n), "deblur": (path, n)}; a folder
-    that already holds PNGs is used as it is (the sets are deterministic, so a rerun writes nothing)."""
+def write_sets(folder, inpaint_size=128, tile=128, photos=None):
+    """Write the held-out sets as PNG folders for evaluate.py (`demo.py`): folder/inpaint
+    (inpainting_images(inpaint_size), 42 images of the bundled photos) and folder/deblur
+    (deblur_tiles(tile), 34 tiles), of the bundled test photos or of the folder `photos`. Returns
+    {"inpaint": (path, n), "deblur": (path, n)}; a folder that already holds PNGs is used as it is
+    (the sets are deterministic, so a rerun writes nothing)."""
     from imagefiles import write_png
     out = {}
-    for key, items in (("inpaint", lambda: inpainting_images(inpaint_size)), ("deblur", lambda: deblur_tiles(tile))):
+    for key, items in (("inpaint", lambda: inpainting_images(inpaint_size, folder=photos)),
+                       ("deblur", lambda: deblur_tiles(tile, folder=photos))):
         path = Path(folder) / key
         have = sorted(path.glob("*.png")) if path.is_dir() else []
         if not have:

@@ -222,8 +222,9 @@ def list_images(folder: str) -> list:
     return [os.path.join(folder, rel) for rel in sorted(found)]
 
 
-def folder_source(folder: str, split="train", first=None, n_train=None) -> FileSource:
-    """All images under `folder` (sorted); without first/n_train both splits are all files."""
+def folder_source(folder: str, split="train", first=None, n_train=None, crop_min=None) -> FileSource:
+    """All images under `folder` (sorted); without first/n_train both splits are all files.
+    crop_min: shuffled streams yield random square crops (FileSource.dataset; --random-crops)."""
     check_split(split)
     if not os.path.isdir(folder):
         raise UserError(f"dataset folder {folder} does not exist")
@@ -232,7 +233,8 @@ def folder_source(folder: str, split="train", first=None, n_train=None) -> FileS
         raise UserError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) found under {folder}; "
                         "pass a folder of images or a tensorflow-datasets name")
     paths = select(paths, split, first, n_train, f"folder {folder}")
-    source = FileSource(os.path.basename(os.path.normpath(folder)) or folder, paths, where=folder)
+    source = FileSource(os.path.basename(os.path.normpath(folder)) or folder, paths, where=folder,
+                        crop_min=crop_min if split == "train" else None)
     source._probe()
     return source
 
@@ -366,13 +368,15 @@ def tfds_source(name, split="train", data_dir=None, first=None, n_train=None, im
 
 # ----------------------------------------------------------------------------- entry point
 def open_source(spec: str, split: str = "train", data_dir=None, first=None, n_train=None,
-                image_key=None, shuffle_window=None) -> ImageSource:
+                image_key=None, shuffle_window=None, crop_min=None) -> ImageSource:
     """"samples" | an existing folder (of images, or prepared by data.shards) | a tfds name
     ("celeb_a", "cifar10", "div2k/bicubic_x2").
 
     An existing folder wins over a tfds name of the same spelling. For a folder without
     first/n_train, "train" and "test" are both all its images (use a separate test folder, or
     first/n_train). "samples" always uses its fixed photo split and ignores first/n_train.
+    crop_min (--random-crops): a folder's shuffled training stream yields random square crops of
+    side >= crop_min, as `samples` does at SAMPLE_CROP_MIN; for images folders only.
     """
     spec = str(spec)
     if spec == "samples":
@@ -383,11 +387,16 @@ def open_source(spec: str, split: str = "train", data_dir=None, first=None, n_tr
     if os.path.isdir(path):
         from data import records   # a folder written by `python -m data.shards`: decoded images
         if records.is_prepared(path):
+            if crop_min is not None:
+                raise UserError(f"--random-crops needs a folder of image files; {spec} holds prepared "
+                                "records (already resized): drop --random-crops")
             return records.record_source(path, split, first, n_train)
-        return folder_source(path, split, first, n_train)
+        return folder_source(path, split, first, n_train, crop_min=crop_min)
     if os.path.exists(path):
         raise UserError(f"--dataset {spec} is a file; pass a folder of images, 'samples' "
                         "or a tensorflow-datasets name")
+    if crop_min is not None:
+        raise UserError(f"--random-crops needs a folder of image files, not the dataset {spec!r}: drop it")
     if _is_tfds_name(spec):
         return tfds_source(spec, split, data_dir, first, n_train, image_key, shuffle_window)
     raise UserError(f"dataset {spec!r}: no such folder, and not a tensorflow-datasets name "

@@ -192,6 +192,16 @@ def test_smoke_runs_with_and_without_the_adversarial_term(tmp_path, capsys):
     assert model.output.shape == (None, 32, 32, 3)
 
 
+def test_discriminator_learns_at_a_tenth_of_the_generators_rate(tmp_path):
+    """Issue 14, docs/EXPERIMENTS.md D: G at the paper's 0.001, D at 0.0001 (Pathak's train.lua gives G
+    10x D's rate when l_rec and l_adv are combined); with D at G's rate l_adv cost 0.9 dB in the hole."""
+    args = tce.flags.parse(tce.build_parser(), ["--smoke", "--run-dir", str(tmp_path)], smoke=tce.SMOKE)
+    assert (args.lr, args.d_lr) == (0.001, 0.0001)
+    recipe = tce.build(args, tf.distribute.get_strategy())
+    g_opt, d_opt = recipe.optimizers["g_opt"][0], recipe.optimizers["d_opt"][0]
+    assert np.allclose([float(g_opt.learning_rate), float(d_opt.learning_rate)], [0.001, 0.0001], rtol=1e-6)
+
+
 def test_glcic_holes_train_the_full_image_variant_for_table_a(tmp_path, capsys):
     """--mask glcic: paper A's holes (GLCIC sides scaled to the image), full-image decoder, so paper A's
     "Context Encoder" row can fill holes anywhere, not only the centre square."""

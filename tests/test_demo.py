@@ -5,6 +5,7 @@ GLCIC-hole D model, which the smoke runs lack) is trained here (1 step), which e
 demo's training path; then all three tables are written."""
 import json
 import shutil
+from pathlib import Path
 
 import demo
 from test_evaluate import smoke_runs   # the same module object pytest loaded (one cache)
@@ -80,3 +81,51 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
     real_vgg = next(a for name, _, _, _, a in demo.plan(tmp_path, demo.FULL, "imagenet", demo.VARIANTS)
                     if name == "paper A stage 1")
     assert "--beta" not in real_vgg
+
+
+def test_split_folder_holds_out_every_fifth_photo_and_leaves_the_users_files(tmp_path):
+    """demo.py --dataset: every 5th photo (sorted) is held out, the parts never share a photo, the
+    user's folder is only read, and a rerun rebuilds the split without touching it."""
+    import numpy as np
+    import pytest
+    from data import heldout
+    from errors import UserError
+    from imagefiles import write_png
+    photos = tmp_path / "photos"
+    for k in range(11):
+        write_png(photos / ("sub" if k == 3 else "") / f"p{k:02d}.png", np.full((40, 50, 3), 20 * k, np.uint8))
+    before = sorted(p.relative_to(photos) for p in photos.rglob("*"))
+    for _ in range(2):
+        train, test, n_train, n_test = heldout.split_folder(photos, tmp_path / "data")
+    names = lambda d: sorted(p.name.split("_", 1)[1] for p in Path(d).iterdir())
+    assert (n_train, n_test) == (9, 2) and names(test) == ["p05.png", "p10.png"]   # sorted: sub/p03 comes last
+    assert not set(names(train)) & set(names(test)) and len(names(train)) == 9
+    assert sorted(p.relative_to(photos) for p in photos.rglob("*")) == before
+    assert [n for n, _ in heldout.test_photos(test)] == ["00000_p05", "00001_p10"]
+    (photos / "only").mkdir()
+    write_png(photos / "only" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(UserError, match="needs at least 2"):
+        heldout.split_folder(photos / "only", tmp_path / "d2")
+
+
+def test_demo_plan_on_a_users_folder_trains_random_crops_of_it(tmp_path):
+    """Every model of the plan trains on the folder with --random-crops (as `samples` gives them);
+    A and C select all of its photos (their paper defaults ask for 100,000); a runs folder trained
+    on other photos is refused, not silently reused."""
+    import numpy as np
+    import pytest
+    from errors import UserError
+    from imagefiles import write_png
+    for k in range(4):
+        write_png(tmp_path / "train" / f"{k}.png", np.zeros((8, 8, 3), np.uint8))
+    items = demo.plan(tmp_path / "runs", demo.FULL, "none", demo.VARIANTS, tmp_path / "train")
+    for label, run_dir, _, module, argv in items:
+        assert argv[argv.index("--dataset") + 1] == str(tmp_path / "train")
+        assert argv[argv.index("--random-crops") + 1] == str(demo.SAMPLE_CROP_MIN)
+        if module in ("train_iizuka", "train_wgan_completion"):
+            assert argv[argv.index("--first") + 1] == argv[argv.index("--n-train") + 1] == "4"
+    run_dir = items[0][1]
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"dataset": "samples"}))
+    with pytest.raises(UserError, match="trained on --dataset samples"):
+        demo.train_all(items[:1], log=lambda *_: None)

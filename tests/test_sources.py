@@ -359,3 +359,19 @@ def test_tfds_selection_shuffle_and_skip(tfds_dir):
     assert all(sorted(e[:3]) == sorted(order[:3]) for e in epochs)
     for k in (2, 7, 12):
         assert _ids(source.dataset(shuffle_seed=5, repeat=True, skip=k).take(21 - k)) == stream[k:]
+
+
+def test_random_crops_of_a_folder_train_stream_only(tmp_path):
+    """--random-crops: a folder's shuffled training stream yields random squares of side >= MIN (as
+    `samples` does), seeded; its test split and unshuffled reads stay whole; tfds names refuse it."""
+    for k in range(3):
+        _write(tmp_path / f"{k}.png", RNG.integers(0, 255, (60 + 10 * k, 90, 3), dtype=np.uint8))
+    train = open_source(str(tmp_path), "train", crop_min=32)
+    crops = list(train.dataset(shuffle_seed=1, repeat=True).take(12).as_numpy_iterator())
+    assert all(32 <= im.shape[0] == im.shape[1] <= 80 for im in crops) and len({im.shape for im in crops}) > 3
+    again = list(train.dataset(shuffle_seed=1, repeat=True).take(12).as_numpy_iterator())
+    assert all(np.array_equal(a, b) for a, b in zip(crops, again))
+    assert [im.shape for im in train.dataset().as_numpy_iterator()] == [(60, 90, 3), (70, 90, 3), (80, 90, 3)]
+    assert open_source(str(tmp_path), "test", crop_min=32).crop_min is None
+    with pytest.raises(UserError, match="--random-crops needs a folder"):
+        open_source("cifar10", crop_min=32)

@@ -358,6 +358,31 @@ def test_config_written_checked_and_steps_raised(tmp_path, capsys):
         run.open_run(plain)
 
 
+def test_a_setting_added_after_a_run_started_keeps_its_old_behaviour_on_resume(tmp_path):
+    """open_run(legacy=...): a resumed run whose config.json predates a flag takes the behaviour it
+    was trained with (paper D's --d-lr: D at --lr), unless the flag is typed; new runs get the new default."""
+    def parser():
+        p = paper_parser()
+        p.add_argument("--lr", type=float, default=0.001)
+        p.add_argument("--d-lr", type=float, default=0.0001)
+        return p
+    legacy = {"d_lr": lambda saved: saved["lr"]}
+    rd = tmp_path / "r"
+    run.open_run(flags.parse(parser(), ["--run-dir", str(rd), "--lr", "0.002"]), log=None)
+    old = json.loads((rd / "config.json").read_text())
+    del old["d_lr"]                                         # as written before --d-lr existed
+    (rd / "config.json").write_text(json.dumps(old))
+    (rd / "ckpt").mkdir()
+    (rd / "ckpt" / "checkpoint").write_text("model_checkpoint_path: 'ckpt-1'\n")
+    args = flags.parse(parser(), ["--run-dir", str(rd), "--steps", "50"])
+    again = run.open_run(args, log=None, legacy=legacy)
+    assert again.resumed and args.d_lr == 0.002 and json.loads((rd / "config.json").read_text())["d_lr"] == 0.002
+    typed = flags.parse(parser(), ["--run-dir", str(tmp_path / "s"), "--d-lr", "0.0003"])
+    assert run.open_run(typed, log=None, legacy=legacy).config["d_lr"] == 0.0003
+    fresh = flags.parse(parser(), ["--run-dir", str(tmp_path / "t")])
+    assert run.open_run(fresh, log=None, legacy=legacy).config["d_lr"] == 0.0001
+
+
 def test_main_guard_one_line_and_exit_codes(capsys):
     def bad(_argv):
         raise UserError("no images in /x\nadd some")

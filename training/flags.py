@@ -48,6 +48,11 @@ def add_common_flags(parser, **defaults):
     g = parser.add_argument_group("common training flags")
     g.add_argument("--dataset", default=d["dataset"],
                    help="tfds name (e.g. celeb_a), an image folder, or 'samples' (default: %(default)s)")
+    g.add_argument("--random-crops", type=positive_int, default=None, metavar="MIN_SIDE",
+                   help="an image folder's training stream yields a random square crop of each photo (side "
+                        "uniform in [MIN_SIDE, short side], flipped at random) instead of the whole photo, so "
+                        "a small folder gives a new example at every step ('samples' always does, at 128) "
+                        "(default: whole photos)")
     g.add_argument("--data-dir", default=d["data_dir"], help="tfds data directory (default: tfds' own)")
     g.add_argument("--run-dir", default=d["run_dir"],
                    help="where config, checkpoints, logs and images go; rerun to resume (default: %(default)s)")

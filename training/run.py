@@ -55,7 +55,7 @@ class Run:
         return rundir.export_path(self.dir, file)
 
 
-def open_run(args, runtime_keys=(), log=print):
+def open_run(args, runtime_keys=(), log=print, legacy=None):
     """Create or reopen `args.run_dir`; write config.json; return a Run.
 
     A run directory with a config.json but no checkpoint yet is started afresh with the given
@@ -64,6 +64,10 @@ def open_run(args, runtime_keys=(), log=print):
     differs from the saved value raises UserError listing every such difference. Under
     --strategy multiworker only the chief (TF_CONFIG, see cluster.py) creates the directory and
     writes config.json; the other workers only read it.
+
+    legacy: {key: value or fn(saved config) -> value} for settings added after a run may have
+    started: a resumed run whose config.json lacks `key` keeps the behaviour it was started with
+    (e.g. paper D's --d-lr: such runs trained D at --lr) unless the flag is typed.
     """
     run_dir = Path(args.run_dir)
     typed = cluster.for_strategy(getattr(args, "strategy", "default"))
@@ -80,6 +84,12 @@ def open_run(args, runtime_keys=(), log=print):
     elif path.exists():
         saved = rundir.read_config(run_dir)
         given = getattr(args, "_given", None)
+        for key, old in (legacy or {}).items():
+            if key in config and key not in saved and key not in (given or ()):
+                value = old(saved) if callable(old) else old
+                setattr(args, key, value)
+                config[key] = value
+                adopted.append(key)
         if given is not None:
             for key, value in saved.items():
                 if key in config and key not in given and config[key] != value:

@@ -101,12 +101,13 @@ def claim_a(table, folder, masks):
 
 
 def claim_c(history):
-    """history: [(iteration, mean contextual loss)] of one latent search."""
+    """history: [(iteration, mean contextual loss)] of one latent search. "Lowers" means by at least
+    1%: a search that only wobbles (a 2-iteration wiring check) does not count."""
     if len(history) < 2:
         return []
     first, last = history[0][1], history[-1][1]
     return [dict(paper="C", claim="the latent search lowers the contextual loss over its iterations",
-                 holds=last < first,
+                 holds=last < 0.99 * first,
                  evidence=f"L1 contextual loss per image (mean over the test images) {first:.1f} at iteration {history[0][0]} -> {last:.1f} at "
                           f"iteration {history[-1][0]} ({100 * (last - first) / max(first, 1e-12):+.0f}%)")]
 

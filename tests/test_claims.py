@@ -45,4 +45,5 @@ def test_c_claim_reads_the_search_history():
     (row,) = claims.claim_c([(0, 200.0), (10, 150.0), (20, 100.0)])
     assert row["holds"] and "-50%" in row["evidence"]
     assert not claims.claim_c([(0, 100.0), (20, 120.0)])[0]["holds"]
+    assert not claims.claim_c([(0, 1095.2), (1, 1095.1)])[0]["holds"]      # a wobble, not a search
     assert claims.claim_c([(0, 1.0)]) == []

@@ -106,6 +106,9 @@ def test_split_folder_holds_out_every_fifth_photo_and_leaves_the_users_files(tmp
     assert not set(names(train)) & set(names(test)) and len(names(train)) == 9
     assert sorted(p.relative_to(photos) for p in photos.rglob("*")) == before
     assert [n for n, _ in heldout.test_photos(test)] == ["00000_p05", "00001_p10"]
+    write_png(photos / "big" / "b.png", np.zeros((700, 660, 3), np.uint8))      # 5 x 5 tiles of 128
+    tiles = heldout.deblur_tiles(128, folder=photos / "big")
+    assert len(tiles) == heldout.TILES_PER_PHOTO and tiles[0][0] == "b_00" and tiles[-1][0] == "b_44"
     (photos / "only").mkdir()
     write_png(photos / "only" / "a.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(UserError, match="needs at least 2"):

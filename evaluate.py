@@ -189,14 +189,23 @@ class Sharpener:
 
 def untrained(method, seed=0):
     """The row's model with fresh initial weights (its layers' own initialisers, seeded): what training
-    started from, so a table shows learning as the difference to this row. None for paper C's search."""
+    started from, so a table shows learning as the difference to this row. Paper C's twin is the same
+    latent search in an untrained G and D."""
+    import copy
     import keras
     from inpainters import Inpainter
+    from inpainters.latent import LatentInpainter
     fn = method.fn
+    keras.utils.set_random_seed(seed)
+    if isinstance(fn, LatentInpainter):
+        twin = copy.copy(fn)
+        twin.G, twin.D = keras.models.clone_model(fn.G), keras.models.clone_model(fn.D)
+        twin.name = f"{fn.name} (step 0)"
+        return Method(f"{method.name} (step 0)", method.where, fn=twin, trained=method.trained,
+                      trained_on="none (initial weights)")
     net = fn.model if isinstance(fn, Inpainter) else getattr(fn, "generator", None)
     if net is None:
         return None
-    keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(net)
     twin = Inpainter(fresh, name=f"{fn.name} (step 0)") if isinstance(fn, Inpainter) else Sharpener(fresh)
     return Method(f"{method.name} (step 0)", method.where, fn=twin, trained=method.trained,

@@ -11,6 +11,8 @@ the batch command `python train_wgan_completion.py complete`, which writes real 
 completed PNGs (Yeh's figure 1).
 """
 import argparse
+import collections
+import hashlib
 import sys
 from pathlib import Path
 
@@ -119,13 +121,38 @@ class LatentInpainter:
         if images.shape[1:] != (s, s, 3) or masks.shape[1:] != (s, s, 1) or len(images) != len(masks):
             raise UserError(f"paper C's model completes {s}x{s} images with [B,{s},{s},1] masks, got images "
                             f"{images.shape} and masks {masks.shape}")
+        key = self._key(images, masks)
+        if key in _DONE:                    # the same search again (demo.py: table A blended, then pasted)
+            _DONE.move_to_end(key)
+            return _DONE[key].copy()
         out = []
         for k in range(0, len(images), self.batch_size):
             res = latent_search(self.G, self.D, images[k:k + self.batch_size], masks[k:k + self.batch_size],
                                 self.flavour, self.iterations, self.lam, self.lr, self.weighted,
                                 self.seed + k, progress=self.progress)
             out.append(res["generated"].numpy())
-        return np.concatenate(out)
+        out = np.concatenate(out)
+        _DONE[key] = out.copy()
+        while sum(v.nbytes for v in _DONE.values()) > _DONE_BYTES:
+            _DONE.popitem(last=False)
+        return out
+
+    def _key(self, images, masks):
+        """What decides a search's result: the weights of G and D, its settings and its inputs."""
+        h = hashlib.sha1()
+        for w in self.G.weights + self.D.weights:
+            h.update(np.ascontiguousarray(w.numpy()).tobytes())
+        h.update(repr((self.flavour, self.iterations, self.lam, self.lr, self.weighted, self.seed,
+                       self.batch_size)).encode())
+        h.update(images.tobytes())
+        h.update(masks.tobytes())
+        return h.hexdigest()
+
+
+# Completed searches of this process, newest last, at most _DONE_BYTES of outputs: a search is
+# deterministic (seeded), so asking again for the same one returns the stored result.
+_DONE = collections.OrderedDict()
+_DONE_BYTES = 64 << 20
 
 
 def latent_inpainter(run_dir, iterations=1500, lam=0.003, weighted=False, seed=0, **kw):

@@ -157,7 +157,7 @@ def test_weighted_context_is_yehs(runs):
     assert not np.allclose(weighted["contextual"].numpy(), plain["contextual"].numpy())
 
 
-def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys):
+def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys, monkeypatch):
     inp = latent.latent_inpainter(runs["bce"], iterations=3, progress=False)
     assert inp.image_size == S and "latent search" in inp.name
     from inpainters import load_inpainter                  # inpaint.py's entry: a paper C run dir
@@ -167,6 +167,15 @@ def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys):
     assert pred.shape == (3, S, S, 3) and np.abs(pred).max() <= 1.0
     with pytest.raises(UserError):
         inp.predict(images[:, :8], masks)
+    # the same search again (a new inpainter of the same run, as demo.py's second table A) is not redone
+    searches = []
+    monkeypatch.setattr(latent, "latent_search", lambda *a, **k: searches.append(1) or {"generated": tf.zeros(1)})
+    again = latent.latent_inpainter(runs["bce"], iterations=3, progress=False)
+    np.testing.assert_array_equal(again.predict(images, masks), pred)
+    assert not searches
+    again.predict(images, 1 - masks)                                   # other masks: searched
+    assert searches
+    monkeypatch.undo()
 
     out = tmp_path / "done"
     assert twc.main(["complete", "--run-dir", str(runs["wgan"]), "--iterations", "5", "--mask", "center",
@@ -215,3 +224,14 @@ def test_a_rerun_without_gp_continues_the_wgan_gp_run(runs, tmp_path):
     G2, D2, _ = latent.load_trained(rd)
     for a, b in zip(G1.weights + D1.weights, G2.weights + D2.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_step0_twin_of_the_latent_search_searches_an_untrained_prior(runs):
+    """evaluate --step0 for paper C: the same latent search in a fresh G and D (what training started from)."""
+    import evaluate
+    inp = latent.latent_inpainter(runs["bce"], iterations=3, progress=False)
+    row, twin = evaluate.with_step0([evaluate.Method("DCGAN", "x", fn=inp)])
+    assert row.fn is inp and twin.name == "DCGAN (step 0)" and twin.fn.G is not inp.G and twin.fn.D is not inp.D
+    assert not np.allclose(twin.fn.G.weights[0].numpy(), inp.G.weights[0].numpy())
+    images, masks = fixed_batch()
+    assert not np.allclose(twin.fn.predict(images, masks), inp.predict(images, masks))

@@ -175,7 +175,9 @@ def main(argv=None):
     train_dir = test_dir = None
     photos = "the 12 bundled scikit-image training photos"
     if a.dataset:
-        train_dir, test_dir, n_train, n_test = heldout.split_folder(Path(a.dataset).expanduser(), out / "data")
+        trained = runs.is_dir() and any(runs.iterdir())
+        train_dir, test_dir, n_train, n_test = heldout.split_folder(Path(a.dataset).expanduser(), out / "data",
+                                                                    locked=trained)
         photos = f"the {n_train} training photos of {a.dataset} ({n_test} held out)"
         print(f"demo: training on {n_train} photos of {a.dataset}, scoring on {n_test} held out ({out / 'data'})")
     if a.vgg_weights == "auto":

@@ -12,6 +12,7 @@ Deterministic (a fixed grid, no randomness), so every experiment is scored on th
 Baselines for inpainting: `mean_fill` (each hole pixel = the per-channel mean of the known
 pixels of that image) and OpenCV Telea (evaluate.classical_inpaint).
 """
+import json
 import os
 import shutil
 from pathlib import Path
@@ -25,10 +26,12 @@ TEST_EVERY = 5          # split_folder: every 5th photo is held out (12 train / 
 TILES_PER_PHOTO = 16    # deblur_tiles: at most this many tiles of one photo (a 12 MP photo has ~700)
 
 
-def split_folder(folder, dest):
+def split_folder(folder, dest, locked=False):
     """Split a folder of photos into dest/train and dest/test (links to the files, or copies where
     links are refused): in sorted order every TEST_EVERY-th photo is held out, at least one, so
-    the two parts never share a photo. The user's files are only read. Returns
+    the two parts never share a photo. The user's files are only read. The split is recorded in
+    dest/split.json; with `locked` (models were trained on the recorded split) a folder whose split
+    has changed since is refused, so no photo trained on is ever scored. Returns
     (train folder, test folder, n_train, n_test)."""
     if not os.path.isdir(folder):
         raise UserError(f"--dataset {folder} is not a folder; pass a folder of photos")
@@ -38,6 +41,11 @@ def split_folder(folder, dest):
                         "(some to train on, one held out to score on)")
     test = [p for i, p in enumerate(paths) if i % TEST_EVERY == TEST_EVERY - 1] or paths[-1:]
     parts = {"train": [p for p in paths if p not in set(test)], "test": test}
+    record = Path(dest) / "split.json"
+    split = {part: [os.path.abspath(p) for p in files] for part, files in parts.items()}
+    if locked and record.is_file() and json.loads(record.read_text()) != split:
+        raise UserError(f"the photos in {folder} changed since the models were trained on the split recorded in "
+                        f"{record}; delete the demo's runs folder (or pass another --out) to train afresh")
     for part, files in parts.items():
         where = Path(dest) / part
         if where.is_dir():            # only links/copies this function made: rebuilt every time
@@ -49,6 +57,7 @@ def split_folder(folder, dest):
                 os.symlink(os.path.abspath(path), link)
             except OSError:
                 shutil.copy2(path, link)
+    record.write_text(json.dumps(split, indent=1))
     return str(Path(dest) / "train"), str(Path(dest) / "test"), len(parts["train"]), len(test)
 
 

@@ -89,7 +89,8 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
 
 def test_split_folder_holds_out_every_fifth_photo_and_leaves_the_users_files(tmp_path):
     """demo.py --dataset: every 5th photo (sorted) is held out, the parts never share a photo, the
-    user's folder is only read, and a rerun rebuilds the split without touching it."""
+    user's folder is only read, a rerun rebuilds the split without touching it, and a folder that
+    changed after models were trained on it is refused."""
     import numpy as np
     import pytest
     from data import heldout
@@ -106,9 +107,14 @@ def test_split_folder_holds_out_every_fifth_photo_and_leaves_the_users_files(tmp
     assert not set(names(train)) & set(names(test)) and len(names(train)) == 9
     assert sorted(p.relative_to(photos) for p in photos.rglob("*")) == before
     assert [n for n, _ in heldout.test_photos(test)] == ["00000_p05", "00001_p10"]
+    assert heldout.split_folder(photos, tmp_path / "data", locked=True)[2:] == (9, 2)   # unchanged: rerun
     write_png(photos / "big" / "b.png", np.zeros((700, 660, 3), np.uint8))      # 5 x 5 tiles of 128
     tiles = heldout.deblur_tiles(128, folder=photos / "big")
     assert len(tiles) == heldout.TILES_PER_PHOTO and tiles[0][0] == "b_00" and tiles[-1][0] == "b_44"
+    write_png(photos / "p11.png", np.zeros((8, 8, 3), np.uint8))        # the folder changes after training
+    with pytest.raises(UserError, match="changed since the models were trained"):
+        heldout.split_folder(photos, tmp_path / "data", locked=True)
+    assert names(test) == ["p05.png", "p10.png"]                         # the recorded split is kept
     (photos / "only").mkdir()
     write_png(photos / "only" / "a.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(UserError, match="needs at least 2"):

@@ -200,7 +200,8 @@ def main(argv=None):
         d_set, e_data = held, ["--dataset", held, "--eval-n", str(budget["eval_n"])]
         scored = f"scored on {'the 3 held-out bundled photos' if test_dir is None else test_dir}"
     else:                    # more held-out pixels than the test photos: crops and tiles of them
-        sets = heldout.write_sets(out / "heldout", photos=test_dir)
+        # a user's folder: the sets live beside its split, which removes them when the split changes
+        sets = heldout.write_sets(out / "data" / "heldout" if test_dir else out / "heldout", photos=test_dir)
         (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
         a_data, d_set = ["--dataset", inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"], inpaint_dir
         e_data = ["--dataset", deblur_dir, "--eval-n", str(n_deblur)]

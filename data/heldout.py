@@ -31,7 +31,8 @@ def split_folder(folder, dest, locked=False):
     links are refused): in sorted order every TEST_EVERY-th photo is held out, at least one, so
     the two parts never share a photo. The user's files are only read. The split is recorded in
     dest/split.json; with `locked` (models were trained on the recorded split) a folder whose split
-    has changed since is refused, so no photo trained on is ever scored. Returns
+    has changed since is refused, so no photo trained on is ever scored; without, a changed split
+    also removes dest/heldout (the held-out sets write_sets made of the old test part). Returns
     (train folder, test folder, n_train, n_test)."""
     if not os.path.isdir(folder):
         raise UserError(f"--dataset {folder} is not a folder; pass a folder of photos")
@@ -43,9 +44,11 @@ def split_folder(folder, dest, locked=False):
     parts = {"train": [p for p in paths if p not in set(test)], "test": test}
     record = Path(dest) / "split.json"
     split = {part: [os.path.abspath(p) for p in files] for part, files in parts.items()}
-    if locked and record.is_file() and json.loads(record.read_text()) != split:
-        raise UserError(f"the photos in {folder} changed since the models were trained on the split recorded in "
-                        f"{record}; delete the demo's runs folder (or pass another --out) to train afresh")
+    if record.is_file() and json.loads(record.read_text()) != split:
+        if locked:
+            raise UserError(f"the photos in {folder} changed since the models were trained on the split recorded "
+                            f"in {record}; delete the demo's runs folder (or pass another --out) to train afresh")
+        shutil.rmtree(Path(dest) / "heldout", ignore_errors=True)
     for part, files in parts.items():
         where = Path(dest) / part
         if where.is_dir():            # only links/copies this function made: rebuilt every time

@@ -115,6 +115,9 @@ def test_split_folder_holds_out_every_fifth_photo_and_leaves_the_users_files(tmp
     with pytest.raises(UserError, match="changed since the models were trained"):
         heldout.split_folder(photos, tmp_path / "data", locked=True)
     assert names(test) == ["p05.png", "p10.png"]                         # the recorded split is kept
+    heldout.write_sets(tmp_path / "data" / "heldout", inpaint_size=16, photos=test)
+    heldout.split_folder(photos, tmp_path / "data")                      # runs deleted: a new split
+    assert not (tmp_path / "data" / "heldout").exists()                  # and no stale held-out set
     (photos / "only").mkdir()
     write_png(photos / "only" / "a.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(UserError, match="needs at least 2"):

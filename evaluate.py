@@ -196,8 +196,8 @@ def untrained(method, seed=0):
     from inpainters import Inpainter
     from inpainters.latent import LatentInpainter
     fn = method.fn
-    keras.utils.set_random_seed(seed)
     if isinstance(fn, LatentInpainter):
+        keras.utils.set_random_seed(seed)
         twin = copy.copy(fn)
         twin.G, twin.D = keras.models.clone_model(fn.G), keras.models.clone_model(fn.D)
         twin.name = f"{fn.name} (step 0)"
@@ -206,6 +206,7 @@ def untrained(method, seed=0):
     net = fn.model if isinstance(fn, Inpainter) else getattr(fn, "generator", None)
     if net is None:
         return None
+    keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(net)
     twin = Inpainter(fresh, name=f"{fn.name} (step 0)") if isinstance(fn, Inpainter) else Sharpener(fresh)
     return Method(f"{method.name} (step 0)", method.where, fn=twin, trained=method.trained,

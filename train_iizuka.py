@@ -255,8 +255,7 @@ def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
     input filled with the training-set `mean`), from stage 2 the discriminator, their Adadelta
     optimizers, VGG19 where L_P is needed, and the stage's train step. `vgg`: a stand-in feature
     extractor with the same interface (tests' tiny one), else VGG19. Call inside strategy.scope()."""
-    generator = iizuka.completion_network(config.image_size, config.width, mean,
-                                          residual=getattr(config, "residual", False))  # runs from before it: off
+    generator = iizuka.completion_network(config.image_size, config.width, mean, residual=config.residual)
     g_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(config.lr))
     models, optimizers = dict(generator=generator), dict(g_opt=(g_opt, generator))
     disc = d_opt = None

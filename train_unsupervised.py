@@ -163,8 +163,7 @@ def make_train_step(G, D, g_opt, d_opt):
 def build(config, strategy):
     """Paper B's recipe for `config` (the parsed flags): the inpainting generator, the DCGAN
     discriminator, an Adam for each and the train step. Call inside strategy.scope()."""
-    G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim,
-                                          residual=getattr(config, "residual", False))  # runs from before it: off
+    G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim, residual=config.residual)
     D = unsupervised.discriminator(config.image_size, config.width)
     g_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
     d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
@@ -198,7 +197,7 @@ SMOKE = dict(steps=3, batch_size=4, image_size=16, dataset="samples", width=8, l
 
 def main(argv=None):
     args = flags.parse(build_parser(), argv, smoke=SMOKE)
-    r = run.open_run(args)
+    r = run.open_run(args, legacy={"residual": False})   # runs from before --residual: the plain DCGAN output
     strategy = setup.configure(args)
     damaged_src, real_src, split_text = split_halves(args.dataset, args.data_dir, args.random_crops)
     print(split_text)

@@ -41,7 +41,8 @@ def split_folder(folder, dest, locked=False):
         raise UserError(f"--dataset {folder} holds {len(paths)} image(s); the demo needs at least 2 "
                         "(some to train on, one held out to score on)")
     test = [p for i, p in enumerate(paths) if i % TEST_EVERY == TEST_EVERY - 1] or paths[-1:]
-    parts = {"train": [p for p in paths if p not in set(test)], "test": test}
+    held = set(test)
+    parts = {"train": [p for p in paths if p not in held], "test": test}
     record = Path(dest) / "split.json"
     split = {part: [os.path.abspath(p) for p in files] for part, files in parts.items()}
     if record.is_file() and json.loads(record.read_text()) != split:

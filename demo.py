@@ -49,6 +49,12 @@ FULL = dict(a_size=64, a_steps=(800, 20, 60), a_batch=8, b_steps=200, c_steps=20
             limit=None, latent_iterations=200, eval_n=3,
             d_args=("--batch-size", "16", "--bottleneck", "512"), c_args=("--batch-size", "32", "--lr", "5e-4"),
             e_args=("--filters", "16", "--batch-size", "4", "--lr", "2e-3", "--d-updates", "1"))
+# The demo-scale aids: off in every paper default (papers.py's cards; a no-flag run is the paper), on in
+# every demo and proxy run. Each is a [choice] in docs/PAPER_NOTES.md with its measured before/after:
+# A's G outputs the per-image mean fill + a zero-initialised correction (64 px, 120 steps: 12.46 -> 15.32 dB
+# in the hole); E's G adds its input to its output (width 8, 60 steps: 11.21 -> 28.08 dB); D's
+# discriminator learns at a tenth of G's rate (32 px, 500 steps: 14.87 -> 15.72 dB in the hole).
+AIDS = dict(A=("--residual",), D=("--d-lr", "1e-4"), E=("--global-residual",))
 # [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 2-10x the steps.
 LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
             e_steps=1200, e_steps_l=500, latent_iterations=500)
@@ -74,7 +80,7 @@ def plan(runs, budget, vgg, variants, train_dir=None):
     s = budget["a_size"]
     a = base + ["--image-size", str(s), "--local-size", str(s // 2), "--hole-min", str(s * 24 // 128),
                 "--hole-max", str(s * 48 // 128), "--width", "8" if s >= 64 else "4",
-                "--batch-size", str(budget["a_batch"]), "--run-dir", str(runs / "a")] + every
+                "--batch-size", str(budget["a_batch"]), "--run-dir", str(runs / "a"), *AIDS["A"]] + every
     if vgg == "none":
         a += ["--beta", "0"]
     train = {letter: p.train_module for letter, p in papers.PAPERS.items()}
@@ -89,16 +95,18 @@ def plan(runs, budget, vgg, variants, train_dir=None):
          ["train", "--loss", "bce"] + base + wide + every + [*budget["c_args"],
                                                              "--steps", str(budget["c_steps"]), "--run-dir", str(runs / "c")]),
         ("paper D (l_rec + l_adv)", runs / "d", [export["D"]], train["D"],
-         base + ["--width", "8", *budget["d_args"], "--steps", str(budget["d_steps"]), "--run-dir", str(runs / "d")]),
+         base + ["--width", "8", *budget["d_args"], *AIDS["D"], "--steps", str(budget["d_steps"]),
+                 "--run-dir", str(runs / "d")]),
         ("paper D (l_rec)", runs / "d_rec", [export["D"]], train["D"],
          base + ["--width", "8", *budget["d_args"], "--rec-only", "--steps", str(budget["d_steps"]),
                  "--run-dir", str(runs / "d_rec")]),
         ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", [export["D"]], train["D"],
-         base + ["--width", "8", "--mask", "glcic", "--image-size", str(s), "--steps", str(budget["d_glcic_steps"]),
+         base + ["--width", "8", *AIDS["D"], "--mask", "glcic", "--image-size", str(s),
+                 "--steps", str(budget["d_glcic_steps"]),
                  "--run-dir", str(runs / "d_glcic")]),
     ]
     items += [(f"paper E ({v})", runs / f"e_{v}", [export["E"]], train["E"],
-               base + ["--variant", v, *budget["e_args"],
+               base + ["--variant", v, *budget["e_args"], *AIDS["E"],
                        "--steps", str(budget["e_steps_l" if v == "nonbn_res_l" else "e_steps"]),
                        "--run-dir", str(runs / f"e_{v}")])
               for v in variants]

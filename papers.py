@@ -8,7 +8,8 @@ entry here, one model file in models/, one train script with build_parser, build
 
 Free of TensorFlow, so that reading it costs nothing.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,83 @@ class Paper:
     variants: tuple       # the settings a paper's table compares, as the train script names them
     table: str            # the evaluate.py table (--table) its models are scored in
     task: str             # "inpaint" (inpaint.py, inpainters/) or "deblur" (sharpen.py)
+    card: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # the paper card: what a run with no flags trains with, [paper] and [choice] numbers from
+    # shared/PAPERS.md; the train script's flag defaults and constants are read from here, and
+    # tests/test_paper_card.py pins every value against PAPERS.md. Demo-scale aids are all off.
 
 
 INPAINTER = "inpainter.keras"     # the export every feed-forward inpainter shares: [image, mask] -> image
 
-PAPERS = {p.letter: p for p in (
+
+# ----------------------------------------------------------------------------- the paper cards
+# Each value is what `python train_X.py` uses with no flags ([paper] = stated by the seed,
+# [choice] = our reading where it is silent, docs/PAPER_NOTES.md). The aids the CPU demo needs
+# (A --residual, E --global-residual, D --d-lr 1e-4) are off here and on in demo.py's preset.
+CARD_A = dict(
+    dataset="celeb_a", image_size=128,                 # [paper] CelebA aligned, scaled to 128x128
+    first=100_000, n_train=80_000, resize="crop",      # [paper] first 100,000: 80,000 train, 20,000 test; [choice] crop
+    batch_size=96,                                     # [choice: GLCIC]
+    stage_steps=(20_000, 10_000, 70_000),              # [paper] stages 1, 2, 3
+    optimizer="Adadelta", lr=1.0,                      # [choice: GLCIC] (Keras' 0.001 is 1000x too small)
+    alpha=0.0004,                                      # [choice: GLCIC] GAN weight of eq. 4
+    beta=0.01,                                         # [choice, measured] perceptual weight of eq. 4
+    vgg_layers=("relu1_1", "relu2_1", "relu3_1"),      # [paper] eq. 3
+    width=64, fc_units=1024,                           # [choice: GLCIC table 1]; [paper] 2 x 1024 = 2048-d
+    local_size=64,                                     # [paper] the local D's 64x64 area
+    hole_min=24, hole_max=48,                          # [choice: GLCIC scaled to 128]
+    residual=False,                                    # [paper] plain tanh output (aid: --residual)
+)
+CARD_B = dict(
+    dataset="cifar10", image_size=64, batch_size=64,   # [paper] CIFAR-10 resized to 64, batch 64
+    steps=10_000,                                      # [choice] the seed gives no length
+    optimizer="Adam", lr=2e-4, beta1=0.5, beta2=0.999, # [paper]
+    width=64, code_dim=100,                            # [paper] DCGAN 512-256-128-64, z 100
+    mask="mixed",                                      # [choice] random rectangles and centre squares
+    residual=False,                                    # [paper] plain DCGAN tanh output (aid: --residual)
+)
+CARD_C = dict(
+    dataset="celeb_a", image_size=64, batch_size=64,   # [choice: Yeh] CelebA 64x64
+    first=100_000, n_train=80_000,                     # [choice] paper A's selection
+    steps=100_000,                                     # [choice]
+    loss="wasserstein", clip=0.01, n_critic=5,         # [choice: Arjovsky et al.]
+    warm_critic=100, warm_steps=25, warm_every=500,    # [choice: Arjovsky et al.]
+    optimizer="RMSprop", lr=5e-5,                      # [choice: Arjovsky et al.]
+    gp_weight=10.0,                                    # [choice: Gulrajani et al.] for --gp
+    width=64, z_dim=100,                               # [choice: DCGAN]
+    # the latent search (complete): Adam 0.01 on z, 1,500 iterations, lambda 0.003 [choice: Yeh]
+    search_iterations=1500, search_lr=0.01, lam=0.003, weighted_context=False, blend=True,
+    search_mask="center",
+)
+CARD_D = dict(
+    dataset="datasets/openimages_100k", image_size=128,  # [paper] 100,000 Open Images photos at 128x128
+    batch_size=50, lr=0.001,                           # [paper] one rate for G and D (aid: --d-lr 1e-4)
+    optimizer="Adam", beta1=0.5, beta2=0.999,          # [choice: Pathak]
+    rec_weight=0.95, adv_weight=0.05,                  # [paper] eq. 5
+    mask="center",                                     # [paper] centre 64x64 square, filled white
+    band=(0.005, 0.0055),                              # [paper] "until the loss settles in [0.005, 0.0055]"
+    steps=100_000,                                     # [choice] cap of the stopping rule
+    width=64, bottleneck=4000,                         # [paper] 64 filters first, 4000-d code
+    block=16, rate=0.25,                               # [choice] lost 16x16 macroblocks (--mask macroblock)
+)
+CARD_E = dict(
+    dataset="div2k", image_size=96, batch_size=16,     # [paper] DIV2K; [choice: SRGAN] 96 crops, batch 16
+    steps=500_000, lr_decay_at=250_000, lr_decay=0.1,  # [paper]
+    optimizer="Adam", lr=1e-4, beta1=0.9, beta2=0.999, # [paper] Adam; [choice: SRGAN] 1e-4, Keras' betas
+    d_updates=2,                                       # [paper] two D updates per G update
+    content_weight=1.0, adv_weight=1e-3,               # [choice: SRGAN]
+    perceptual_weights={"pool2": 0.2, "pool5": 0.02},  # [choice: EnhanceNet PAT] eq. 4
+    texture_weights={"conv1_1": 3e-7, "conv2_1": 1e-6, "conv3_1": 1e-6},   # [choice: EnhanceNet] eq. 5
+    texture_patch=16,                                  # [choice: EnhanceNet]
+    filters=64, blocks=5,                              # [choice: SRResNet]; [paper] 5 residual blocks
+    d_filters=64, d_dense=1024,                        # [choice: SRGAN]
+    variant="nonbn_res_l",                             # [paper] the paper's model
+    blur="mixed", sigma_range=(0.5, 3.0),              # [choice] Gaussian + motion blur
+    global_residual=False,                             # [paper] tanh(conv9x9) output (aid: --global-residual)
+)
+_CARDS = dict(A=CARD_A, B=CARD_B, C=CARD_C, D=CARD_D, E=CARD_E)
+
+PAPERS = {p.letter: replace(p, card=MappingProxyType(_CARDS[p.letter])) for p in (
     Paper("A", "GLCIC", "face inpainting with MSE + perceptual + GAN loss, global and local discriminators",
           "000", "train_iizuka", "models.iizuka", INPAINTER, ("stage1", "stage2", "stage3"), "A",
           "inpaint"),

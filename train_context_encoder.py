@@ -16,7 +16,6 @@ import math
 import os
 from dataclasses import dataclass
 
-import keras
 import tensorflow as tf
 
 import papers
@@ -32,12 +31,13 @@ from training import checkpoint, distribute, export, flags, loop, run, setup, su
 from training.recipe import Recipe
 
 PAPER = papers.PAPERS["D"]
+CARD = PAPER.card      # the paper's numbers (papers.py): every default below comes from it
 
-PAPER_DATASET = "datasets/openimages_100k"   # where the README's fetch recipe puts the photos
+PAPER_DATASET = CARD["dataset"]              # where the README's fetch recipe puts the photos
 MASKS = ("center", "macroblock", "burst", "glcic")
-REC_WEIGHT, ADV_WEIGHT = 0.95, 0.05          # [paper] eq. 5: lambda_r = 0.95, lambda_a = 0.05
-BAND = (0.005, 0.0055)                       # [paper] "until the loss settles in [0.005, 0.0055]"
-D_LR = 0.0001                                # [choice: Pathak] the discriminator learns at a tenth of G's 0.001
+REC_WEIGHT, ADV_WEIGHT = CARD["rec_weight"], CARD["adv_weight"]   # [paper] eq. 5: lambda_r = 0.95, lambda_a = 0.05
+BAND = tuple(CARD["band"])                   # [paper] "until the loss settles in [0.005, 0.0055]"
+DEMO_D_LR = 0.0001     # the demo's aid (--d-lr): D at a tenth of G's rate, as Pathak's train.lua (docs/PAPER_NOTES.md D)
 
 
 # ----------------------------------------------------------------------------- stopping rule
@@ -160,6 +160,22 @@ def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEI
 
 # ----------------------------------------------------------------------------- the recipe and the script
 
+def optimizer_spec(lr, config):
+    """[paper] Adam at 0.001; [choice: Pathak] beta_1 0.5, beta_2 0.999 (Keras' default)."""
+    return {"name": CARD["optimizer"], "learning_rate": lr, "beta_1": config.beta1, "beta_2": CARD["beta2"]}
+
+
+def settings(config):
+    """What `config` resolves to beyond its flags, as --print-config shows it (build() uses the same)."""
+    opts = {"generator": optimizer_spec(config.lr, config)}
+    loss = {"l_rec": 1.0} if config.rec_only else {"l_rec": REC_WEIGHT, "l_adv": ADV_WEIGHT}
+    if not config.rec_only:
+        opts["discriminator"] = optimizer_spec(config.d_lr, config)
+    return {"optimizer": opts, "loss": loss, "output": "tanh",
+            "hole": f"{config.image_size // 2}x{config.image_size // 2} centre square, white"
+            if config.mask == "center" else config.mask}
+
+
 def build(config, strategy):
     """Paper D's recipe for `config` (the parsed flags): encoder, decoder (the centre region, or the
     full frame for --mask macroblock / burst), the region discriminator unless --rec-only, their
@@ -170,12 +186,12 @@ def build(config, strategy):
     enc = ce.encoder(size, config.width, config.bottleneck)
     dec = ce.decoder(out, config.width, config.bottleneck)
     models, optimizers = dict(encoder=enc, decoder=dec), {}
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1))
+    g_opt = setup.optimizer(optimizer_spec(config.lr, config))
     optimizers.update(g_opt=(g_opt, [enc, dec]))
     disc = d_opt = None
     if not config.rec_only:
         disc = ce.region_discriminator(out, config.width)
-        d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.d_lr, beta_1=config.beta1))
+        d_opt = setup.optimizer(optimizer_spec(config.d_lr, config))
         models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
@@ -183,28 +199,28 @@ def build(config, strategy):
 
 
 def build_parser():
-    parser = flags.common_parser(__doc__, dataset=PAPER_DATASET, steps=100_000, batch_size=50,
-                                 image_size=ce.IMAGE_SIZE, log_every=100, save_every=1000,
+    parser = flags.common_parser(__doc__, dataset=PAPER_DATASET, steps=CARD["steps"], batch_size=CARD["batch_size"],
+                                 image_size=CARD["image_size"], log_every=100, save_every=1000,
                                  image_every=1000)
     parser.set_defaults(paper="D")
     p = parser.add_argument_group("paper D")
-    p.add_argument("--mask", choices=MASKS, default="center",
+    p.add_argument("--mask", choices=MASKS, default=CARD["mask"],
                    help="center: the paper's white 64x64 centre square; macroblock / burst: lost 16x16 "
                         "blocks, single or in row runs; glcic: paper A's holes (sides 24..48 at 128 px), for "
                         "paper A's Context Encoder row (full-frame decoder for all three: our extension) "
                         "(default: %(default)s)")
-    p.add_argument("--block", type=positive_int, default=16, help="macroblock side in pixels (default: %(default)s)")
-    p.add_argument("--rate", type=fraction, default=0.25,
+    p.add_argument("--block", type=positive_int, default=CARD["block"], help="macroblock side in pixels (default: %(default)s)")
+    p.add_argument("--rate", type=fraction, default=CARD["rate"],
                    help="--mask macroblock: probability a block is lost (default: %(default)s)")
     p.add_argument("--rec-only", action="store_true",
                    help="train 'ours(l_rec)': reconstruction loss only, no discriminator")
-    p.add_argument("--lr", type=positive_float, default=0.001, help="Adam learning rate [paper] (default: %(default)s)")
-    p.add_argument("--d-lr", type=positive_float, default=D_LR,
-                   help="the discriminator's Adam learning rate: a tenth of G's, as Pathak's train.lua gives G "
-                        "10x D's rate when l_rec and l_adv are combined [choice: Pathak] (default: %(default)s)")
-    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1 (default: %(default)s)")
-    p.add_argument("--width", type=positive_int, default=ce.WIDTH, help="first layer's filters (default: %(default)s)")
-    p.add_argument("--bottleneck", type=positive_int, default=ce.BOTTLENECK,
+    p.add_argument("--lr", type=positive_float, default=CARD["lr"], help="Adam learning rate [paper] (default: %(default)s)")
+    p.add_argument("--d-lr", type=positive_float, default=None,
+                   help=f"the discriminator's Adam learning rate (default: --lr, the paper's one rate; the demo's aid "
+                        f"is {DEMO_D_LR:g}, a tenth of G's, as Pathak's train.lua gives G 10x D's rate)")
+    p.add_argument("--beta1", type=float, default=CARD["beta1"], help="Adam beta_1 (default: %(default)s)")
+    p.add_argument("--width", type=positive_int, default=CARD["width"], help="first layer's filters (default: %(default)s)")
+    p.add_argument("--bottleneck", type=positive_int, default=CARD["bottleneck"],
                    help="feature vector length [paper] (default: %(default)s)")
     p.add_argument("--first", type=positive_int, default=None,
                    help="use only the first N images (sorted paths) of a --dataset folder (default: all)")
@@ -250,11 +266,16 @@ def main(argv=None):
         raise UserError(f"the stopping rule needs --band-every >= 1, --band LOW <= HIGH and 0 <= --band-smoothing "
                         f"< 1, got {args.band_every}, {args.band} and {args.band_smoothing}")
     _mask_kw(args)
+    if args.d_lr is None:                         # [paper] one learning rate for both networks
+        args.d_lr = args.lr
+    run_kw = dict(runtime_keys=RUNTIME, legacy={"d_lr": lambda saved: saved["lr"]})
+    if args.print_config:
+        return flags.print_config(run.preview(args, **run_kw), settings(args))
     setup.early_strategy(args)                    # --strategy multiworker: before _source's TF ops
     fresh = not rundir.config_path(args.run_dir).exists()
     source = _source(args) if fresh else None     # a bad --dataset must not leave a config.json behind
     # (a rerun may adopt the saved settings first; runs from before --d-lr trained D at --lr)
-    r = run.open_run(args, runtime_keys=RUNTIME, legacy={"d_lr": lambda saved: saved["lr"]})
+    r = run.open_run(args, **run_kw)
     strategy = setup.configure(args)              # before any TF op (an adopted multiworker needs it)
     source = source or _source(args)
     full = args.mask != "center"

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 import papers
 from data import pipeline
-from data.degrade import KINDS, SIGMA_RANGE
+from data.degrade import KINDS
 from data.sources import open_source
 from errors import UserError, cli
 from cliargs import positive_float, positive_int
@@ -34,15 +34,16 @@ from training import checkpoint, distribute, export, flags, loop, run, setup, su
 from training.recipe import Recipe
 
 PAPER = papers.PAPERS["E"]
+CARD = PAPER.card         # the paper's numbers (papers.py): every default below comes from it
 VARIANTS = PAPER.variants
-LR = 1e-4                 # [choice: SRGAN] Adam's learning rate
-LR_DECAY_AT = 250_000     # [paper] x0.1 after 250,000 iterations
-LR_DECAY = 0.1            # [paper]
-D_UPDATES = 2             # [paper] discriminator updates per generator update
-ADV_WEIGHT = 1e-3         # [choice: SRGAN] adversarial weight, content (L1) weight 1
-CONTENT_WEIGHT = 1.0
-PERCEPTUAL_WEIGHTS = {"pool2": 0.2, "pool5": 0.02}     # [choice: EnhanceNet table 2] eq. 4, mean-normalised
-TEXTURE_WEIGHTS = {"conv1_1": 3e-7, "conv2_1": 1e-6, "conv3_1": 1e-6}   # [choice: EnhanceNet] eq. 5
+LR = CARD["lr"]                       # [choice: SRGAN] Adam's learning rate, 1e-4
+LR_DECAY_AT = CARD["lr_decay_at"]     # [paper] x0.1 after 250,000 iterations
+LR_DECAY = CARD["lr_decay"]           # [paper]
+D_UPDATES = CARD["d_updates"]         # [paper] 2 discriminator updates per generator update
+ADV_WEIGHT = CARD["adv_weight"]       # [choice: SRGAN] adversarial weight 1e-3, content (L1) weight 1
+CONTENT_WEIGHT = CARD["content_weight"]
+PERCEPTUAL_WEIGHTS = dict(CARD["perceptual_weights"])   # [choice: EnhanceNet table 2] eq. 4: pool2 0.2, pool5 0.02
+TEXTURE_WEIGHTS = dict(CARD["texture_weights"])         # [choice: EnhanceNet] eq. 5: 3e-7, 1e-6, 1e-6
 VGG_LAYERS = tuple(PERCEPTUAL_WEIGHTS) + tuple(TEXTURE_WEIGHTS)
 
 
@@ -76,18 +77,36 @@ class SharedStepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"lr": self.lr, "decay_at": self.decay_at, "factor": self.factor}
 
 
+def optimizer_spec(lr=LR, decay_at=LR_DECAY_AT, factor=LR_DECAY):
+    """[paper] Adam, x0.1 after 250,000 steps; [choice: SRGAN] 1e-4, Keras' betas (0.9, 0.999)."""
+    return {"name": CARD["optimizer"], "learning_rate": {"initial": lr, "decay_at": decay_at, "factor": factor},
+            "beta_1": CARD["beta1"], "beta_2": CARD["beta2"]}
+
+
 def make_optimizers(lr=LR, decay_at=LR_DECAY_AT, factor=LR_DECAY):
     """Adam for G and for D on one SharedStepSchedule (bind it to the step counter)."""
-    schedule = SharedStepSchedule(lr, decay_at, factor)
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(schedule))
-    d_opt = setup.wrap_optimizer(keras.optimizers.Adam(schedule))
+    spec = optimizer_spec(lr, decay_at, factor)
+    schedule = SharedStepSchedule(**{"lr": lr, "decay_at": decay_at, "factor": factor})
+    g_opt = setup.optimizer({**spec, "learning_rate": schedule})
+    d_opt = setup.optimizer({**spec, "learning_rate": schedule})
     return g_opt, d_opt, schedule
+
+
+def settings(config):
+    """What `config` resolves to beyond its flags, as --print-config shows it (build() uses the same)."""
+    loss = {"content_l1": CONTENT_WEIGHT, "adversarial": config.adv_weight, "d_bce": 1.0}
+    if config.variant == "nonbn_res_l":
+        loss.update(perceptual=PERCEPTUAL_WEIGHTS, texture=TEXTURE_WEIGHTS, texture_patch=CARD["texture_patch"])
+    spec = optimizer_spec(config.lr, config.lr_decay_at, config.lr_decay)
+    return {"optimizer": {"generator": spec, "discriminator": spec}, "loss": loss,
+            "output": "input + tanh" if config.global_residual else "tanh",
+            "generator": {"stacked": "StackedG", "res_bn": "ResG"}.get(config.variant, "NonBN-ResG")}
 
 
 # ------------------------------------------------------------------------- losses
 def generator_loss(pred, sharp, d_fake, feats_pred=None, feats_sharp=None, content_weight=CONTENT_WEIGHT,
                    adv_weight=ADV_WEIGHT, perceptual_weights=None, texture_weights=None,
-                   patch=perceptual.TEXTURE_PATCH):
+                   patch=CARD["texture_patch"]):
     """Paper E's generator loss -> dict of float32 scalars, "total" the one to minimise.
 
     total = content_weight * L1 (eq. 3) + adv_weight * -log D(G(x)) (eq. 6)
@@ -182,10 +201,11 @@ def training_batches(source, args, strategy=None, first=None):
 
 # ------------------------------------------------------------------------- training command
 def build_parser():
-    parser = flags.common_parser(__doc__, dataset="div2k", steps=500_000, batch_size=16, image_size=96,
+    parser = flags.common_parser(__doc__, dataset=CARD["dataset"], steps=CARD["steps"], batch_size=CARD["batch_size"],
+                                 image_size=CARD["image_size"],
                                  log_every=100, save_every=5000, image_every=5000)
     parser.set_defaults(paper="E")
-    parser.add_argument("--variant", choices=VARIANTS, default="nonbn_res_l",
+    parser.add_argument("--variant", choices=VARIANTS, default=CARD["variant"],
                         help="StackedG, ResG, NonBN-ResG, NonBN-ResG + perceptual/texture losses (default: %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=LR, help="Adam learning rate of G and D (default: %(default)s)")
     parser.add_argument("--lr-decay-at", type=int, default=LR_DECAY_AT,
@@ -194,17 +214,18 @@ def build_parser():
     parser.add_argument("--d-updates", type=int, default=D_UPDATES,
                         help="discriminator updates per generator update (default: %(default)s)")
     parser.add_argument("--adv-weight", type=float, default=ADV_WEIGHT, help="(default: %(default)s)")
-    parser.add_argument("--blur", choices=("mixed",) + tuple(KINDS), default="mixed",
+    parser.add_argument("--blur", choices=("mixed",) + tuple(KINDS), default=CARD["blur"],
                         help="blur of the training inputs (data/degrade.py) (default: %(default)s)")
-    parser.add_argument("--sigma-range", type=float, nargs=2, default=list(SIGMA_RANGE), metavar=("LO", "HI"),
+    parser.add_argument("--sigma-range", type=float, nargs=2, default=list(CARD["sigma_range"]), metavar=("LO", "HI"),
                         help="Gaussian blur sigma range (default: %(default)s)")
-    parser.add_argument("--filters", type=positive_int, default=deblur.FILTERS, help="generator width (default: %(default)s)")
-    parser.add_argument("--blocks", type=int, default=deblur.BLOCKS, help="residual blocks (default: %(default)s)")
-    parser.add_argument("--global-residual", action=argparse.BooleanOptionalAction, default=deblur.GLOBAL_RESIDUAL,
-                        help="add the blurred input to G's output, last conv zero-initialised ([choice], "
-                             "docs/EXPERIMENTS.md; --no-global-residual: the literal tanh output) (default: %(default)s)")
-    parser.add_argument("--d-filters", type=positive_int, default=deblur.FILTERS, help="discriminator width (default: %(default)s)")
-    parser.add_argument("--d-dense", type=positive_int, default=1024, help="discriminator dense units (default: %(default)s)")
+    parser.add_argument("--filters", type=positive_int, default=CARD["filters"], help="generator width (default: %(default)s)")
+    parser.add_argument("--blocks", type=int, default=CARD["blocks"], help="residual blocks (default: %(default)s)")
+    parser.add_argument("--global-residual", action=argparse.BooleanOptionalAction, default=CARD["global_residual"],
+                        help="demo-scale aid, off in the paper: add the blurred input to G's output, last conv "
+                             "zero-initialised (docs/PAPER_NOTES.md E); it makes StackedG a residual learner too, "
+                             "so the ablation no longer compares what the paper does (default: %(default)s)")
+    parser.add_argument("--d-filters", type=positive_int, default=CARD["d_filters"], help="discriminator width (default: %(default)s)")
+    parser.add_argument("--d-dense", type=positive_int, default=CARD["d_dense"], help="discriminator dense units (default: %(default)s)")
     return parser
 
 
@@ -249,6 +270,8 @@ def train(argv=None):
     if "run_dir" not in args._given:
         args.run_dir = str(Path("runs") / f"deblur_{args.variant}")
     _check(args)
+    if args.print_config:
+        return flags.print_config(run.preview(args), settings(args))
     r = run.open_run(args)
     strategy = setup.configure(args)
     source = open_source(args.dataset, "train", data_dir=args.data_dir, crop_min=args.random_crops)

@@ -16,7 +16,6 @@ import json
 import math
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 import papers
@@ -32,42 +31,43 @@ from training import checkpoint, distribute, export, flags, loop, run, setup, su
 from training.recipe import Recipe
 
 PAPER = papers.PAPERS["A"]
+CARD = PAPER.card      # the paper's numbers (papers.py): every default below comes from it
 
-STAGE_STEPS = {1: 20_000, 2: 10_000, 3: 70_000}       # [paper]
+STAGE_STEPS = dict(zip((1, 2, 3), CARD["stage_steps"]))     # [paper] 20,000 / 10,000 / 70,000
 SMOKE_STEPS = {1: 3, 2: 2, 3: 2}
-VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1")   # [paper] eq. 3: the VGG19 layers of L_P
-ALPHA = 0.0004   # [choice: GLCIC] weight of the GAN term in eq. 4
-BETA = 0.01      # [choice] weight of L_P in eq. 4; see docs/PAPER_NOTES.md (re-measure with real VGG weights)
+VGG_LAYERS = tuple(CARD["vgg_layers"])   # [paper] eq. 3: relu1_1, relu2_1, relu3_1, the VGG19 layers of L_P
+ALPHA = CARD["alpha"]    # [choice: GLCIC] 0.0004, weight of the GAN term in eq. 4
+BETA = CARD["beta"]      # [choice] weight of L_P in eq. 4; see docs/PAPER_NOTES.md (re-measure with real VGG weights)
 SMOKE = dict(dataset="samples", image_size=32, batch_size=2, width=4, local_size=16, hole_min=6,
              hole_max=12, fc_units=8, log_every=1, save_every=2, image_every=2)
 MEAN_FILE = "mean.json"
 
 
 def build_parser():
-    parser = flags.common_parser(__doc__, dataset="celeb_a", run_dir=str(Path("runs") / "train_iizuka"),
-                                 steps=None, batch_size=96, image_size=128, log_every=100, save_every=1000,
-                                 image_every=1000)
+    parser = flags.common_parser(__doc__, dataset=CARD["dataset"], run_dir=str(Path("runs") / "train_iizuka"),
+                                 steps=None, batch_size=CARD["batch_size"], image_size=CARD["image_size"],
+                                 log_every=100, save_every=1000, image_every=1000)
     parser.set_defaults(paper="A")
     a = parser.add_argument_group("paper A")
     a.add_argument("--stage", type=int, choices=(1, 2, 3), default=1,
                    help="1: G with MSE + perceptual; 2: D with G frozen; 3: both (default: %(default)s)")
-    a.add_argument("--width", type=positive_int, default=iizuka.WIDTH, help="base channel count (default: %(default)s)")
-    a.add_argument("--residual", action=argparse.BooleanOptionalAction, default=iizuka.RESIDUAL,
-                   help="G outputs the per-image mean fill + tanh(zero-initialised last conv) [choice, measured: "
-                        "docs/EXPERIMENTS.md]; --no-residual: GLCIC's plain tanh output (default: %(default)s)")
-    a.add_argument("--local-size", type=positive_int, default=iizuka.LOCAL_SIZE,
+    a.add_argument("--width", type=positive_int, default=CARD["width"], help="base channel count (default: %(default)s)")
+    a.add_argument("--residual", action=argparse.BooleanOptionalAction, default=CARD["residual"],
+                   help="demo-scale aid, off in the paper: G outputs the per-image mean fill + tanh(zero-initialised "
+                        "last conv) (docs/PAPER_NOTES.md A); the paper (GLCIC): plain tanh (default: %(default)s)")
+    a.add_argument("--local-size", type=positive_int, default=CARD["local_size"],
                    help="side of the local area the local discriminator sees (default: %(default)s)")
-    a.add_argument("--hole-min", type=positive_int, default=24, help="smallest hole side (default: %(default)s)")
-    a.add_argument("--hole-max", type=positive_int, default=48, help="largest hole side (default: %(default)s)")
-    a.add_argument("--fc-units", type=positive_int, default=iizuka.FC_UNITS,
+    a.add_argument("--hole-min", type=positive_int, default=CARD["hole_min"], help="smallest hole side (default: %(default)s)")
+    a.add_argument("--hole-max", type=positive_int, default=CARD["hole_max"], help="largest hole side (default: %(default)s)")
+    a.add_argument("--fc-units", type=positive_int, default=CARD["fc_units"],
                    help="each discriminator's output size (default: %(default)s)")
     a.add_argument("--alpha", type=nonnegative_float, default=ALPHA, help="GAN weight in eq. 4 (default: %(default)s)")
     a.add_argument("--beta", type=nonnegative_float, default=BETA, help="perceptual weight in eq. 4 (default: %(default)s)")
-    a.add_argument("--lr", type=positive_float, default=1.0, help="Adadelta learning rate (default: %(default)s)")
-    a.add_argument("--first", type=positive_int, default=100_000, help="use the first N images (default: %(default)s)")
-    a.add_argument("--n-train", type=nonnegative_int, default=80_000,
+    a.add_argument("--lr", type=positive_float, default=CARD["lr"], help="Adadelta learning rate (default: %(default)s)")
+    a.add_argument("--first", type=positive_int, default=CARD["first"], help="use the first N images (default: %(default)s)")
+    a.add_argument("--n-train", type=nonnegative_int, default=CARD["n_train"],
                    help="of which the first K train, the rest test (default: %(default)s)")
-    a.add_argument("--resize", choices=("crop", "stretch"), default="crop",
+    a.add_argument("--resize", choices=("crop", "stretch"), default=CARD["resize"],
                    help="crop: centre square then resize; stretch: resize the whole image (default: %(default)s)")
     a.add_argument("--mean-images", type=nonnegative_int, default=0,
                    help="images used for the per-channel mean; 0 = the whole training split (default: %(default)s)")
@@ -250,18 +250,39 @@ def beta_warning(l_m, l_p, beta):
 
 # ----------------------------------------------------------------------------- the recipe
 
+def optimizer_spec(config):
+    """[choice: GLCIC] Adadelta at --lr (1.0) for G and D alike."""
+    return {"name": CARD["optimizer"], "learning_rate": config.lr}
+
+
+def settings(config):
+    """What `config` resolves to beyond its flags, as --print-config shows it (build() uses the same)."""
+    stage = config.stage
+    steps = config.steps or (SMOKE_STEPS if config.smoke else STAGE_STEPS)[stage]
+    loss = {1: {"L_M": 1.0, "beta_L_P": config.beta},                          # stage 1: eq. 2 + beta eq. 3
+            2: {"D_bce": 1.0},                                                  # stage 2: eq. 1, D side
+            3: {"L_M": 1.0, "alpha_GAN": config.alpha, "beta_L_P": config.beta, "D_bce": 1.0}}[stage]   # eq. 4
+    if stage != 2:
+        loss["vgg_layers"] = list(VGG_LAYERS)
+    opts = {"generator": optimizer_spec(config)}
+    if stage > 1:
+        opts["discriminator"] = optimizer_spec(config)
+    return {"steps": steps, "stage_steps": list(STAGE_STEPS.values()), "loss": loss, "optimizer": opts,
+            "output": "mean fill + tanh" if config.residual else "tanh"}
+
+
 def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
     """Paper A's recipe for stage `config.stage` (the parsed flags): the completion network (its
     input filled with the training-set `mean`), from stage 2 the discriminator, their Adadelta
     optimizers, VGG19 where L_P is needed, and the stage's train step. `vgg`: a stand-in feature
     extractor with the same interface (tests' tiny one), else VGG19. Call inside strategy.scope()."""
     generator = iizuka.completion_network(config.image_size, config.width, mean, residual=config.residual)
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(config.lr))
+    g_opt = setup.optimizer(optimizer_spec(config))
     models, optimizers = dict(generator=generator), dict(g_opt=(g_opt, generator))
     disc = d_opt = None
     if config.stage > 1:
         disc = iizuka.discriminator(config.image_size, config.local_size, config.width, config.fc_units)
-        d_opt = setup.wrap_optimizer(keras.optimizers.Adadelta(config.lr))
+        d_opt = setup.optimizer(optimizer_spec(config))
         models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     if vgg is None and (config.stage != 2 or config.report_magnitudes):
@@ -299,11 +320,14 @@ def main(argv=None):
     args = flags.parse(parser, argv, smoke=SMOKE)
     # The stage and its step count belong to this invocation, never taken from another stage's config.
     args._given = args._given | {"stage", "steps", "report_magnitudes"}
+    run_kw = dict(runtime_keys=("stage", "report_magnitudes", "magnitude_batches"),
+                  legacy={"residual": False})          # runs from before --residual: GLCIC's plain output
+    if args.print_config:
+        return flags.print_config(run.preview(args, **run_kw), settings(args))
     previous = check_previous_stage(args.run_dir, args.stage)
-    r = run.open_run(args, runtime_keys=("stage", "report_magnitudes", "magnitude_batches"),
-                     legacy={"residual": False})          # runs from before --residual: GLCIC's plain output
+    r = run.open_run(args, **run_kw)
     stage = args.stage
-    steps = args.steps or (SMOKE_STEPS if args.smoke else STAGE_STEPS)[stage]
+    steps = settings(args)["steps"]
     if not 1 <= args.hole_min <= args.hole_max <= args.local_size <= args.image_size:
         raise UserError("need 1 <= --hole-min <= --hole-max <= --local-size <= --image-size")
     strategy = setup.configure(args)

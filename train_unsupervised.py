@@ -16,7 +16,6 @@ Exports <run_dir>/export/inpainter.keras ([image, mask] -> prediction) for inpai
 """
 import argparse
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -33,6 +32,7 @@ from training.export import export_model
 from training.recipe import Recipe
 
 PAPER = papers.PAPERS["B"]
+CARD = PAPER.card      # the paper's numbers (papers.py): every default below comes from it
 
 MASKS = ("mixed", "rectangles", "center")
 _MIX_STREAM = 0xB0B
@@ -160,34 +160,46 @@ def make_train_step(G, D, g_opt, d_opt):
 
 # ----------------------------------------------------------------------------- the recipe and main
 
+def optimizer_spec(config):
+    """[paper] Adam 2e-4, betas (0.5, 0.999), for G and D alike."""
+    return {"name": CARD["optimizer"], "learning_rate": config.lr, "beta_1": config.beta1, "beta_2": config.beta2}
+
+
+def settings(config):
+    """What `config` resolves to beyond its flags, as --print-config shows it (build() uses the same)."""
+    return {"optimizer": {"generator": optimizer_spec(config), "discriminator": optimizer_spec(config)},
+            "loss": {"L_G": "-log D(G(x_m))", "L_D": "-log D(x_r) - log(1 - D(G(x_m)))"},
+            "output": "mean fill + tanh" if config.residual else "tanh"}
+
+
 def build(config, strategy):
     """Paper B's recipe for `config` (the parsed flags): the inpainting generator, the DCGAN
     discriminator, an Adam for each and the train step. Call inside strategy.scope()."""
     G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim, residual=config.residual)
     D = unsupervised.discriminator(config.image_size, config.width)
-    g_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
-    d_opt = setup.wrap_optimizer(keras.optimizers.Adam(config.lr, beta_1=config.beta1, beta_2=config.beta2))
+    g_opt, d_opt = setup.optimizer(optimizer_spec(config)), setup.optimizer(optimizer_spec(config))
     step = setup.make_step(make_train_step(G, D, g_opt, d_opt), config.xla, strategy)
     return Recipe(models=dict(generator=G, discriminator=D), optimizers=dict(g_opt=(g_opt, G), d_opt=(d_opt, D)),
                   step=step, counter=checkpoint.step_counter())
 
 
 def build_parser():
-    parser = flags.common_parser(__doc__, dataset="cifar10", steps=10_000, batch_size=64, image_size=64,
+    parser = flags.common_parser(__doc__, dataset=CARD["dataset"], steps=CARD["steps"], batch_size=CARD["batch_size"],
+                                 image_size=CARD["image_size"],
                                  run_dir="runs/train_unsupervised", log_every=100, save_every=1000,
                                  image_every=1000)
     parser.set_defaults(paper="B")
-    parser.add_argument("--mask", choices=MASKS, default="mixed",
+    parser.add_argument("--mask", choices=MASKS, default=CARD["mask"],
                         help="holes: centre square or random rectangles, half each (default: %(default)s)")
-    parser.add_argument("--width", type=positive_int, default=64, help="DCGAN base width (default: %(default)s)")
-    parser.add_argument("--residual", action=argparse.BooleanOptionalAction, default=unsupervised.RESIDUAL,
+    parser.add_argument("--width", type=positive_int, default=CARD["width"], help="DCGAN base width (default: %(default)s)")
+    parser.add_argument("--residual", action=argparse.BooleanOptionalAction, default=CARD["residual"],
                         help="G predicts the per-image mean fill + a correction whose last layer starts at zero "
                              "(measured in docs/EXPERIMENTS.md, off by default); --no-residual: the paper's plain "
                              "DCGAN output (default: %(default)s)")
-    parser.add_argument("--code-dim", type=int, default=100, help="encoder code = DCGAN z (default: %(default)s)")
-    parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam, G and D (default: %(default)s)")
-    parser.add_argument("--beta1", type=float, default=0.5, help="(default: %(default)s)")
-    parser.add_argument("--beta2", type=float, default=0.999, help="(default: %(default)s)")
+    parser.add_argument("--code-dim", type=int, default=CARD["code_dim"], help="encoder code = DCGAN z (default: %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=CARD["lr"], help="Adam, G and D (default: %(default)s)")
+    parser.add_argument("--beta1", type=float, default=CARD["beta1"], help="(default: %(default)s)")
+    parser.add_argument("--beta2", type=float, default=CARD["beta2"], help="(default: %(default)s)")
     return parser
 
 
@@ -197,7 +209,10 @@ SMOKE = dict(steps=3, batch_size=4, image_size=16, dataset="samples", width=8, l
 
 def main(argv=None):
     args = flags.parse(build_parser(), argv, smoke=SMOKE)
-    r = run.open_run(args, legacy={"residual": False})   # runs from before --residual: the plain DCGAN output
+    legacy = {"residual": False}                         # runs from before --residual: the plain DCGAN output
+    if args.print_config:
+        return flags.print_config(run.preview(args, legacy=legacy), settings(args))
+    r = run.open_run(args, legacy=legacy)
     strategy = setup.configure(args)
     damaged_src, real_src, split_text = split_halves(args.dataset, args.data_dir, args.random_crops)
     print(split_text)

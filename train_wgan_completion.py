@@ -18,7 +18,8 @@ import argparse
 import itertools
 import sys
 
-import keras
+import papers
+
 import tensorflow as tf
 
 from data.pipeline import inpainting_batches
@@ -32,6 +33,7 @@ from training import checkpoint, distribute, flags, loop, run, setup, summaries
 from training.recipe import Recipe
 
 _Z_STREAM, _GP_STREAM = 0xC1, 0xC2
+CARD = papers.PAPERS["C"].card      # the paper's numbers (papers.py): every default below comes from it
 
 
 # ============================================================================ train
@@ -39,31 +41,33 @@ _Z_STREAM, _GP_STREAM = 0xC1, 0xC2
 def build_parser():
     parser = cliargs.ArgumentParser(prog="train_wgan_completion.py train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    flags.add_common_flags(parser, dataset="celeb_a", steps=100_000, batch_size=64, image_size=64,
-                           run_dir="runs/train_wgan_completion", log_every=100, save_every=1000, image_every=1000)
+    flags.add_common_flags(parser, dataset=CARD["dataset"], steps=CARD["steps"], batch_size=CARD["batch_size"],
+                           image_size=CARD["image_size"], run_dir="runs/train_wgan_completion", log_every=100,
+                           save_every=1000, image_every=1000)
     parser.set_defaults(paper="C")
-    parser.add_argument("--loss", choices=("wasserstein", "bce"), default="wasserstein",
+    parser.add_argument("--loss", choices=("wasserstein", "bce"), default=CARD["loss"],
                         help="wasserstein = WGAN critic; bce = plain DCGAN (default: %(default)s)")
     parser.add_argument("--gp", action="store_true",
                         help="WGAN-GP: gradient penalty instead of clipping, no BN in the critic, Adam 1e-4 (0, 0.9)")
-    parser.add_argument("--clip", type=positive_float, default=0.01, help="WGAN weight clipping (default: %(default)s)")
-    parser.add_argument("--gp-weight", type=nonnegative_float, default=GP_WEIGHT, help="(default: %(default)s)")
+    parser.add_argument("--clip", type=positive_float, default=CARD["clip"], help="WGAN weight clipping (default: %(default)s)")
+    parser.add_argument("--gp-weight", type=nonnegative_float, default=CARD["gp_weight"], help="(default: %(default)s)")
     parser.add_argument("--n-critic", type=positive_int, default=None,
-                        help="critic steps per generator step (default: 5 for WGAN and WGAN-GP, 1 for bce)")
-    parser.add_argument("--warm-critic", type=int, default=100,
+                        help=f"critic steps per generator step (default: {CARD['n_critic']} for WGAN and WGAN-GP, "
+                             f"1 for bce)")
+    parser.add_argument("--warm-critic", type=int, default=CARD["warm_critic"],
                         help="WGAN (clipping) only: critic steps for the first --warm-steps generator steps "
                              "and every --warm-every-th (default: %(default)s)")
-    parser.add_argument("--warm-steps", type=int, default=25, help="(default: %(default)s)")
-    parser.add_argument("--warm-every", type=int, default=500, help="(default: %(default)s)")
+    parser.add_argument("--warm-steps", type=int, default=CARD["warm_steps"], help="(default: %(default)s)")
+    parser.add_argument("--warm-every", type=int, default=CARD["warm_every"], help="(default: %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="default: RMSProp 5e-5 (WGAN), Adam 1e-4 (WGAN-GP), Adam 2e-4 (bce)")
-    parser.add_argument("--width", type=positive_int, default=64, help="DCGAN base width (default: %(default)s)")
-    parser.add_argument("--z-dim", type=positive_int, default=wgan.Z_DIM, help="(default: %(default)s)")
+    parser.add_argument("--width", type=positive_int, default=CARD["width"], help="DCGAN base width (default: %(default)s)")
+    parser.add_argument("--z-dim", type=positive_int, default=CARD["z_dim"], help="(default: %(default)s)")
     # [choice] the selection of train_iizuka.py, so the prior of paper A's "DCGAN" row never sees table A's
     # test images (train[80000:100000]); evaluate.py refuses to score a run that did.
-    parser.add_argument("--first", type=positive_int, default=100_000,
+    parser.add_argument("--first", type=positive_int, default=CARD["first"],
                         help="use the first N images of --dataset (as train_iizuka.py; default: %(default)s)")
-    parser.add_argument("--n-train", type=nonnegative_int, default=80_000,
+    parser.add_argument("--n-train", type=nonnegative_int, default=CARD["n_train"],
                         help="of which the first K train; the rest are paper A's test images (default: %(default)s)")
     return parser
 
@@ -75,21 +79,33 @@ SMOKE = dict(steps=3, batch_size=4, image_size=16, dataset="samples", width=8, l
 def schedule_of(args):
     """The n_critic schedule of a run as keyword arguments of wgan.n_critic_schedule."""
     flavour = wgan.flavour_of(args)
-    n = args.n_critic if args.n_critic is not None else (1 if flavour == "bce" else 5)
+    n = args.n_critic if args.n_critic is not None else (1 if flavour == "bce" else CARD["n_critic"])
     if flavour == "wgan":   # Arjovsky et al.'s warm-up; WGAN-GP (Gulrajani) and DCGAN use a constant count
         return dict(n_critic=n, warm=args.warm_critic, warm_steps=args.warm_steps, every=args.warm_every)
     return dict(n_critic=n, warm=n, warm_steps=0, every=1)
 
 
+def optimizer_spec(flavour, lr=None):
+    """The optimizer of a flavour (G and critic alike), paper settings; `lr` overrides the rate."""
+    if flavour == "wgan":      # [choice: Arjovsky et al.] RMSProp 5e-5 (PyTorch defaults alpha 0.99, eps 1e-8)
+        return {"name": CARD["optimizer"], "learning_rate": lr or CARD["lr"], "rho": 0.99, "epsilon": 1e-8}
+    if flavour == "gp":        # [choice: Gulrajani et al.] Adam 1e-4, betas (0, 0.9)
+        return {"name": "Adam", "learning_rate": lr or 1e-4, "beta_1": 0.0, "beta_2": 0.9}
+    return {"name": "Adam", "learning_rate": lr or 2e-4, "beta_1": 0.5, "beta_2": 0.999}   # DCGAN (bce)
+
+
 def make_optimizers(flavour, lr=None):
     """(generator optimizer, critic optimizer) of a flavour, paper settings."""
-    if flavour == "wgan":      # Arjovsky et al.: RMSProp 5e-5 (PyTorch defaults alpha 0.99, eps 1e-8)
-        make = lambda: keras.optimizers.RMSprop(lr or 5e-5, rho=0.99, epsilon=1e-8)
-    elif flavour == "gp":      # Gulrajani et al.: Adam 1e-4, betas (0, 0.9)
-        make = lambda: keras.optimizers.Adam(lr or 1e-4, beta_1=0.0, beta_2=0.9)
-    else:                      # DCGAN: Adam 2e-4, betas (0.5, 0.999)
-        make = lambda: keras.optimizers.Adam(lr or 2e-4, beta_1=0.5, beta_2=0.999)
-    return setup.wrap_optimizer(make()), setup.wrap_optimizer(make())
+    spec = optimizer_spec(flavour, lr)
+    return setup.optimizer(spec), setup.optimizer(spec)
+
+
+def settings(config):
+    """What `config` resolves to beyond its flags, as --print-config shows it (build() uses the same)."""
+    flavour = wgan.flavour_of(config)
+    spec = optimizer_spec(flavour, config.lr)
+    return {"flavour": flavour, "schedule": schedule_of(config),
+            "optimizer": {"generator": spec, "discriminator": spec}, "output": "tanh"}
 
 
 def make_train_step(G, D, g_opt, d_opt, step_var, flavour, schedule, batch_size, z_dim, seed, clip=0.01,
@@ -213,6 +229,8 @@ def train(argv):
     args = flags.parse(build_parser(), argv, smoke=SMOKE)
     if args.gp and args.loss == "bce":
         raise UserError("--gp is a Wasserstein critic's penalty; drop --gp or --loss bce")
+    if args.print_config:
+        return flags.print_config(run.preview(args), settings(args))
     r = run.open_run(args)      # a rerun takes the flags not typed again (--gp, --loss) from config.json
     strategy = setup.configure(args)
     with strategy.scope():

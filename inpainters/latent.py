@@ -10,7 +10,6 @@ hole and Poisson-blend. `LatentInpainter` is an Inpainter (inpaint.py, evaluate.
 the batch command `python train_wgan_completion.py complete`, which writes real / masked /
 completed PNGs (Yeh's figure 1).
 """
-import argparse
 import collections
 import hashlib
 import sys
@@ -21,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+import papers
 import rundir
 from errors import UserError
 import cliargs
@@ -28,8 +28,10 @@ from cliargs import positive_float, positive_int, seed_int
 from losses.adversarial import EPSILON
 from losses.pixel import contextual_loss
 from models import wgan
+from training.flags import print_config
 
 PAPER = "C"
+CARD = papers.PAPERS[PAPER].card     # the latent search's defaults: Adam 0.01, 1,500 iterations, lambda 0.003
 _SEARCH_STREAM = 0xC3
 
 
@@ -39,6 +41,11 @@ def perceptual_loss(d_out, flavour):
     if flavour == "bce":
         return tf.math.log(1.0 - tf.clip_by_value(d, EPSILON, 1.0 - EPSILON))
     return -d
+
+
+def search_optimizer(lr):
+    """[choice: Yeh (bamos/dcgan-completion)] Adam on z: the arguments of keras.optimizers.Adam."""
+    return {"learning_rate": lr, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
 
 
 def latent_search(G, D, images, masks, flavour, iterations=1500, lam=0.003, lr=0.01, weighted=False, seed=0,
@@ -54,7 +61,7 @@ def latent_search(G, D, images, masks, flavour, iterations=1500, lam=0.003, lr=0
     m = tf.convert_to_tensor(masks, tf.float32)
     z_dim = z_dim or G.input_shape[-1]
     z = tf.Variable(wgan.sample_z(tf.constant([seed, _SEARCH_STREAM], tf.int64), int(y.shape[0]), z_dim), name="z")
-    opt = keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)    # Yeh (bamos)
+    opt = keras.optimizers.Adam(**search_optimizer(lr))
 
     @tf.function
     def iterate():
@@ -168,19 +175,22 @@ def build_parser():
     p.add_argument("--run-dir", default="runs/train_wgan_completion", help="the trained run (default: %(default)s)")
     p.add_argument("--images", default="samples",
                    help="a folder of images, or 'samples' (scikit-image's held-out photos) (default: %(default)s)")
-    p.add_argument("--mask", default="center",
+    p.add_argument("--mask", default=CARD["search_mask"],
                    help="center (S/2 square), rectangles (random, per image), or a PNG path (white = hole) "
                         "(default: %(default)s)")
     p.add_argument("--out", default=None, help="output folder (default: <run-dir>/completions)")
-    p.add_argument("--iterations", type=positive_int, default=1500, help="(default: %(default)s)")
-    p.add_argument("--lam", type=float, default=0.003, help="lambda of L_perceptual (default: %(default)s)")
-    p.add_argument("--lr", type=positive_float, default=0.01, help="Adam on z (default: %(default)s)")
-    p.add_argument("--weighted-context", action="store_true",
+    p.add_argument("--iterations", type=positive_int, default=CARD["search_iterations"], help="(default: %(default)s)")
+    p.add_argument("--lam", type=float, default=CARD["lam"], help="lambda of L_perceptual (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=CARD["search_lr"], help="Adam on z (default: %(default)s)")
+    p.add_argument("--weighted-context", action="store_true", default=CARD["weighted_context"],
                    help="Yeh's weighting: each known pixel by the hole fraction of its 7x7 neighbourhood")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="images searched at once (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=CARD["batch_size"],
+                   help="images searched at once (default: %(default)s)")
     p.add_argument("--limit", type=positive_int, default=64, help="at most this many images (default: %(default)s)")
     p.add_argument("--seed", type=seed_int, default=0, help="(default: %(default)s)")
-    p.add_argument("--no-blend", action="store_true", help="skip Poisson blending")
+    p.add_argument("--no-blend", action="store_true", default=not CARD["blend"], help="skip Poisson blending")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved settings as one JSON object and exit (loads no model)")
     return p
 
 
@@ -224,6 +234,10 @@ def main(argv=None):
     from training.summaries import image_grid
 
     args = build_parser().parse_args(argv)
+    if args.print_config:     # the latent search's optimizer: Adam on z, z clipped to [-1, 1] (Yeh)
+        config = {k: v for k, v in vars(args).items() if k != "print_config"}
+        return print_config(config, {"optimizer": {"z": {"name": "Adam", **search_optimizer(args.lr)}},
+                                     "z_clip": [-1.0, 1.0], "blend": not args.no_blend})
     inpainter = latent_inpainter(args.run_dir, args.iterations, args.lam, args.weighted_context, args.seed,
                                  lr=args.lr, batch_size=args.batch_size)
     s = inpainter.image_size

@@ -4,10 +4,9 @@ Generator (PAPERS.md E; SRResNet / EDSR layout, the seed's 5 blocks, SAME paddin
     conv9x9-64 + PReLU                                  "head"
     5 x [conv3x3-64, (BN), PReLU, conv3x3-64, (BN), + identity]   residual blocks
     conv3x3-64, (BN), + head                            global skip ("nested" skip connections)
-    conv9x9-3 + tanh                                    image in [-1, 1]
-    + blurred input, clipped to [-1, 1]                 global residual [choice, measured], the
-                                                        last conv zero-initialised: G starts as
-                                                        the identity (docs/EXPERIMENTS.md, E)
+    conv9x9-3 + tanh                                    image in [-1, 1] (the paper's output)
+    global_residual=True (the demo's aid, off by default): + blurred input, clipped to [-1, 1],
+    the last conv zero-initialised, so G starts as the identity (docs/PAPER_NOTES.md E)
 Variants (the paper's ablation, table 1):
     stacked    StackedG: the same convolutions and PReLUs, no skip connection at all, no BN
     res_bn     ResG: residual blocks with BatchNorm (SRResNet)
@@ -30,7 +29,7 @@ BLOCKS = 5            # [paper] 5 residual blocks
 FILTERS = 64          # [choice: SRResNet]
 PRELU_INIT = 0.25     # [choice] PReLU's slope at init as He et al. 2015 / SRGAN's Lasagne and PyTorch (Keras: 0)
 BN_MOMENTUM = 0.9     # [choice] tensorlayer SRGAN's BatchNorm decay (Keras' default is 0.99)
-GLOBAL_RESIDUAL = True  # [choice: DeblurGAN / EnhanceNet, measured] output = clip(input + tanh(conv9x9(x)))
+GLOBAL_RESIDUAL = False  # [paper] tanh(conv9x9(x)); True: the demo's aid, clip(input + tanh(conv9x9(x)))
 D_PLAN = ((64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 2))  # SRGAN
 
 
@@ -72,10 +71,11 @@ def generator(variant="nonbn_res", filters=FILTERS, blocks=BLOCKS, global_residu
 
     variant: "stacked" (StackedG), "res_bn" (ResG) or "nonbn_res" (NonBN-ResG, the paper's model).
     filters / blocks: 64 / 5 as the paper; smaller for tiny test builds.
-    global_residual: True (default, [choice] measured in docs/EXPERIMENTS.md): the network predicts
-    a correction added to its input, clip(blurred + tanh(conv9x9(x)), -1, 1), with the last conv
-    zero-initialised so an untrained G returns its input exactly; all variants alike (it is the
-    output path, not the blocks the ablation compares). False: tanh(conv9x9(x)), the literal reading.
+    global_residual: False (default, the paper): tanh(conv9x9(x)). True (the demo's aid, measured in
+    docs/EXPERIMENTS.md): the network predicts a correction added to its input,
+    clip(blurred + tanh(conv9x9(x)), -1, 1), with the last conv zero-initialised so an untrained G
+    returns its input exactly. It turns StackedG into a residual learner too, which is what the
+    paper's ablation measures, so it is never a default.
     """
     if variant == "nonbn_res_l":
         variant = "nonbn_res"     # same network, other losses

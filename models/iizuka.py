@@ -8,9 +8,10 @@ completion_network (128x128; "k3/2" = kernel 3, stride 2; "d2" = dilation 2)
     conv k3 d2 256 | conv k3 d4 256 | conv k3 d8 256                                       (dilated, 3)
     conv k3 256 | conv k3 256 | deconv k4/2 128 | conv k3 128 | deconv k4/2 64 | conv k3 32
     conv k3 3, tanh (no BN)                                                                (decoder, 8)
-    + the image with its hole filled by the mean of ITS known pixels, clipped to [-1, 1]
-      (residual output [choice, measured]; the last conv zero-initialised, so an untrained G
-      returns exactly that mean fill; docs/EXPERIMENTS.md, A; residual=False: GLCIC's tanh output)
+    the paper's output (GLCIC's): that tanh. residual=True (the demo's aid, off by default):
+      + the image with its hole filled by the mean of ITS known pixels, clipped to [-1, 1], the
+      last conv zero-initialised, so an untrained G returns exactly that mean fill
+      (docs/PAPER_NOTES.md A, docs/EXPERIMENTS.md A)
 global_discriminator (128x128): conv k5/2 64-128-256-512-512 (BN + ReLU), flatten, FC 1024
 local_discriminator (64x64 box around the hole): conv k5/2 64-128-256-512, flatten, FC 1024
 discriminator: concat(global, local) -> 2048 -> FC 1 + sigmoid = P(real)
@@ -30,9 +31,9 @@ LOCAL_SIZE = 64
 WIDTH = 64
 FC_UNITS = 1024
 DILATIONS = (2, 4, 8)   # seed: three dilated layers (GLCIC has a fourth, rate 16)
-# [choice, measured: docs/EXPERIMENTS.md, A] output = clip(per-image mean fill + tanh(conv)), last
-# conv at zero: G starts at the trivial fill and learns a correction (as paper E's global residual).
-RESIDUAL = True
+# [paper] GLCIC's plain tanh output. The demo's aid (--residual, measured at 64 px: docs/EXPERIMENTS.md, A):
+# output = clip(per-image mean fill + tanh(conv)), last conv at zero, so G starts at the trivial fill.
+RESIDUAL = False
 LAST_INIT = "zeros"     # the residual's last conv
 
 
@@ -114,7 +115,7 @@ def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0),
 
     The prediction is the whole image BEFORE compositing; the mean fill and the mask channel are
     inside (MeanFill), so this model is also the exported inpainter. residual: the output is the
-    per-image mean fill plus tanh of a zero-initialised last conv (RESIDUAL); else tanh (GLCIC).
+    per-image mean fill plus tanh of a zero-initialised last conv (the demo's aid); else tanh (GLCIC, the default).
     """
     image = keras.Input((image_size, image_size, 3), name="image")
     mask = keras.Input((image_size, image_size, 1), name="mask")

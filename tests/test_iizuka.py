@@ -68,11 +68,12 @@ def test_completion_network_matches_the_layer_table():
 
 
 def test_residual_output_starts_at_the_mean_fill_and_keeps_known_pixels_learnable():
-    """Issue 14's decisive setting for paper A: an untrained G returns, in the hole, exactly the
-    per-channel mean of the image's known pixels (the tables' "mean fill"), so training can only
-    add a correction to the trivial baseline; the known pixels pass through unchanged."""
+    """The demo's aid for paper A (--residual, issue 14; opt-in since issue 23): an untrained G returns,
+    in the hole, exactly the per-channel mean of the image's known pixels (the tables' "mean fill"),
+    so training can only add a correction to the trivial baseline; the known pixels pass through."""
     rng = np.random.default_rng(0)
-    g = iizuka.completion_network(16, width=4, mean=(0.3, 0.3, 0.3))
+    assert iizuka.RESIDUAL is False                                  # the paper: GLCIC's tanh output
+    g = iizuka.completion_network(16, width=4, mean=(0.3, 0.3, 0.3), residual=True)
     image = rng.uniform(-0.9, 0.9, (2, 16, 16, 3)).astype(np.float32)
     mask = np.zeros((2, 16, 16, 1), np.float32)
     mask[0, 4:10, 5:12] = 1

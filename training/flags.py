@@ -12,6 +12,7 @@ and so that --smoke shrinks only what the user did not set explicitly.
 """
 import argparse
 import copy
+import json
 import sys
 from pathlib import Path
 
@@ -64,6 +65,10 @@ def add_common_flags(parser, **defaults):
     g.add_argument("--seed", type=seed_int, default=d["seed"], help="the one seed of the run (default: %(default)s)")
     g.add_argument("--smoke", action="store_true",
                    help="tiny widths, sizes and steps: a seconds-long CPU run that checks the wiring")
+    g.add_argument("--print-config", action="store_true",
+                   help="print the resolved configuration (these flags, a resumed run's saved settings, and the "
+                        "paper's optimizers, loss weights and output) as one JSON object and exit, reading no "
+                        "data and building no model")
     g.add_argument("--vgg-weights", default=d["vgg_weights"],
                    help="'imagenet' or a path to vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (default: %(default)s)")
     g.add_argument("--mixed-precision", choices=("off", "float16", "bfloat16"), default=d["mixed_precision"],
@@ -123,11 +128,21 @@ def parse(parser, argv=None, smoke=None):
     return args
 
 
+NOT_CONFIG = frozenset({"print_config"})     # flags that say what to do, not how to train
+
+
+def print_config(config, settings=None):
+    """--print-config: `config` (the run's config.json-to-be) with `settings` (what the flags resolve
+    to: optimizers, loss weights, output) as one JSON object on stdout. Returns exit code 0."""
+    print(json.dumps({**config, **(settings or {})}, sort_keys=True, default=list))
+    return 0
+
+
 def config_of(args):
     """The run's configuration: the namespace as a JSON-ready dict, without private names."""
     config = {}
     for key, value in sorted(vars(args).items()):
-        if key.startswith("_"):
+        if key.startswith("_") or key in NOT_CONFIG:
             continue
         config[key] = str(value) if isinstance(value, Path) else value
     return config

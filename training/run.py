@@ -73,6 +73,32 @@ def open_run(args, runtime_keys=(), log=print, legacy=None):
     typed = cluster.for_strategy(getattr(args, "strategy", "default"))
     if typed is not None and not typed.chief:
         log = None                   # a non-chief worker: the chief says it
+    config, resumed, adopted = _merge(args, runtime_keys, legacy, log)
+    # --strategy multiworker: only the chief writes the run directory (the others read it).
+    worker = cluster.for_strategy(getattr(args, "strategy", "default"))
+    if worker is not None and not worker.chief:
+        return Run(run_dir, config, resumed, adopted)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire(run_dir, log or print)        # one trainer per run directory (the chief's, here)
+        rundir.write_json_atomic(rundir.config_path(run_dir), {**config, "_versions": _versions()})
+    except OSError as e:
+        raise UserError(f"cannot write the run directory {run_dir} ({e.strerror}); choose another --run-dir") from None
+    if resumed and log:
+        note = f" (from its config.json: {', '.join(f'{k}={config[k]!r}' for k in adopted)})" if adopted else ""
+        log(f"reopening run {run_dir}{note}")
+    return Run(run_dir, config, resumed, adopted)
+
+
+def preview(args, runtime_keys=(), legacy=None):
+    """The configuration open_run(args) would train with (a resumed run's saved settings adopted,
+    changed settings refused), writing nothing: --print-config."""
+    return _merge(args, runtime_keys, legacy, None)[0]
+
+
+def _merge(args, runtime_keys, legacy, log):
+    """(config, resumed, adopted): args' configuration merged with a resumable run's config.json."""
+    run_dir = Path(args.run_dir)
     runtime = RUNTIME_KEYS | frozenset(runtime_keys)
     config = json.loads(json.dumps(config_of(args)))   # tuples -> lists, as they come back from disk
     path = rundir.config_path(run_dir)
@@ -102,17 +128,4 @@ def open_run(args, runtime_keys=(), log=print, legacy=None):
             raise UserError(f"{run_dir} was started with other settings ({diffs}); "
                             f"repeat the saved values or use a new --run-dir")
         resumed = True
-    # --strategy multiworker: only the chief writes the run directory (the others read it).
-    worker = cluster.for_strategy(getattr(args, "strategy", "default"))
-    if worker is not None and not worker.chief:
-        return Run(run_dir, config, resumed, adopted)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        lock.acquire(run_dir, log or print)        # one trainer per run directory (the chief's, here)
-        rundir.write_json_atomic(path, {**config, "_versions": _versions()})
-    except OSError as e:
-        raise UserError(f"cannot write the run directory {run_dir} ({e.strerror}); choose another --run-dir") from None
-    if resumed and log:
-        note = f" (from its config.json: {', '.join(f'{k}={config[k]!r}' for k in adopted)})" if adopted else ""
-        log(f"reopening run {run_dir}{note}")
-    return Run(run_dir, config, resumed, adopted)
+    return config, resumed, adopted

@@ -74,6 +74,14 @@ def wrap_optimizer(optimizer, mode=None):
     return optimizer
 
 
+def optimizer(spec):
+    """A Keras optimizer from `spec` = {"name": a class of keras.optimizers, **its arguments}: the dict
+    a train script's settings() shows under --print-config, so what is printed is what is built.
+    Wrapped for float16 loss scaling (wrap_optimizer)."""
+    kwargs = {k: v for k, v in spec.items() if k != "name"}
+    return wrap_optimizer(getattr(keras.optimizers, spec["name"])(**kwargs))
+
+
 def make_strategy(name):
     """"default" -> tf.distribute.get_strategy(); "mirrored" -> MirroredStrategy on all local GPUs
     (on all logical CPUs when there is no GPU, which is how tests get 2 replicas); "multiworker" ->

@@ -16,6 +16,7 @@ import math
 import os
 from dataclasses import dataclass
 
+import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
 import tensorflow as tf
 
 import papers
@@ -170,7 +171,7 @@ def settings(config):
     opts = {"generator": optimizer_spec(config.lr, config)}
     loss = {"l_rec": 1.0} if config.rec_only else {"l_rec": REC_WEIGHT, "l_adv": ADV_WEIGHT}
     if not config.rec_only:
-        opts["discriminator"] = optimizer_spec(config.d_lr, config)
+        opts["discriminator"] = optimizer_spec(config.d_lr or config.lr, config)
     return {"optimizer": opts, "loss": loss, "output": "tanh",
             "hole": f"{config.image_size // 2}x{config.image_size // 2} centre square, white"
             if config.mask == "center" else config.mask}
@@ -191,7 +192,7 @@ def build(config, strategy):
     disc = d_opt = None
     if not config.rec_only:
         disc = ce.region_discriminator(out, config.width)
-        d_opt = setup.optimizer(optimizer_spec(config.d_lr, config))
+        d_opt = setup.optimizer(optimizer_spec(config.d_lr or config.lr, config))   # None: the paper's one rate
         models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
@@ -200,7 +201,8 @@ def build(config, strategy):
 
 def build_parser():
     parser = flags.common_parser(__doc__, dataset=PAPER_DATASET, steps=CARD["steps"], batch_size=CARD["batch_size"],
-                                 image_size=CARD["image_size"], log_every=100, save_every=1000,
+                                 image_size=CARD["image_size"], run_dir="runs/train_context_encoder",
+                                 log_every=100, save_every=1000,
                                  image_every=1000)
     parser.set_defaults(paper="D")
     p = parser.add_argument_group("paper D")

@@ -19,6 +19,7 @@ import itertools
 import sys
 from pathlib import Path
 
+import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
 import keras
 import tensorflow as tf
 

@@ -16,6 +16,7 @@ import json
 import math
 from pathlib import Path
 
+import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
 import tensorflow as tf
 
 import papers

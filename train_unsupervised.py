@@ -17,6 +17,7 @@ Exports <run_dir>/export/inpainter.keras ([image, mask] -> prediction) for inpai
 import argparse
 
 import numpy as np
+import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
 import tensorflow as tf
 
 import papers

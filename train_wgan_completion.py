@@ -20,6 +20,7 @@ import sys
 
 import papers
 
+import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
 import tensorflow as tf
 
 from data.pipeline import inpainting_batches
@@ -233,6 +234,9 @@ def train(argv):
         return flags.print_config(run.preview(args), settings(args))
     r = run.open_run(args)      # a rerun takes the flags not typed again (--gp, --loss) from config.json
     strategy = setup.configure(args)
+    # the data first: a dataset that cannot be had stops the run before any model is built
+    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train,
+                         crop_min=args.random_crops)
     with strategy.scope():
         recipe = build(args, strategy)
         ckpt = recipe.checkpointer(r.ckpt_dir, keep=args.keep)
@@ -240,8 +244,6 @@ def train(argv):
     print(f"paper C: {dict(wgan='WGAN (weight clipping)', gp='WGAN-GP', bce='DCGAN (BCE)')[flavour]}, "
           f"n_critic {schedule}")
     ckpt.restore()
-    source = open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, n_train=args.n_train,
-                         crop_min=args.random_crops)
 
     def batches(start):
         # every step reads n_critic real batches: the stream starts after those of steps 0..start-1

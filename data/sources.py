@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import threading
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -303,7 +304,95 @@ def _manual_hint(name: str) -> str:
     if name.startswith("celeb_a"):
         return ("download img_align_celeba.zip by hand (CelebA site or a mirror, 'Align&Cropped "
                 "Images'), unzip it and pass the folder: --dataset PATH/img_align_celeba")
+    if name.startswith("div2k"):
+        return ("download DIV2K_train_HR.zip (and DIV2K_valid_HR.zip for the evaluation set) by hand from "
+                "data.vision.ee.ethz.ch/cvl/DIV2K, unzip it and pass the folder: --dataset PATH/DIV2K_train_HR")
     return "download the images by hand and pass their folder instead: --dataset PATH"
+
+
+# [choice] How long an unprepared tfds dataset may take to show that its download hosts answer at all.
+# Offline, tfds itself retries each download for minutes (urllib3, 10 tries per file) before failing.
+PROBE_SECONDS = 3.0
+TFDS_GCS_URL = "https://storage.googleapis.com/tfds-data/"   # tfds first tries its prepared copy there
+
+
+def _probe_urls(builder) -> list:
+    """One URL per host an unprepared tfds dataset would download from (tfds' GCS copy first); empty
+    when the builder declares no downloads (it may then prepare offline, e.g. generated data)."""
+    from urllib.parse import urlsplit
+    try:
+        infos = builder.url_infos or {}
+    except Exception:          # no checksums file, an unreadable one: let tfds decide
+        infos = {}
+    if not infos:
+        return []
+    urls, hosts = [], set()
+    for url in [TFDS_GCS_URL, *sorted(infos)]:
+        host = urlsplit(url).hostname
+        if host and host not in hosts:
+            hosts.add(host)
+            urls.append(url)
+    return urls
+
+
+def _any_reachable(urls, seconds=PROBE_SECONDS) -> bool:
+    """True as soon as one URL's host answers an HTTP HEAD (any status: the network works); False when
+    all fail, or none answers within `seconds` (a hanging DNS lookup included: the probes run in
+    daemon threads that are left behind). Proxies come from the environment, as for tfds' downloads."""
+    import queue
+
+    import requests
+
+    answers = queue.Queue()
+
+    def probe(url):
+        try:
+            requests.head(url, timeout=seconds, allow_redirects=False)
+            answers.put(True)
+        except Exception:      # DNS, refused, timeout, proxy, TLS: this host cannot be used
+            answers.put(False)
+
+    for url in urls:
+        threading.Thread(target=probe, args=(url,), daemon=True, name="tfds-probe").start()
+    deadline = time.monotonic() + seconds
+    for _ in urls:
+        try:
+            if answers.get(timeout=max(0.0, deadline - time.monotonic())):
+                return True
+        except queue.Empty:
+            return False
+    return False
+
+
+def _offline(builder, name):
+    """None, or the one-line error for an unprepared tfds dataset whose download hosts do not answer
+    (offline): which dataset, where tfds looked, and how to pass a local copy. Checked before
+    download_and_prepare, which would retry every download for minutes. A prepared dataset passes
+    without any network access."""
+    if builder.is_prepared():
+        return None
+    urls = _probe_urls(builder)
+    if not urls or _any_reachable(urls):
+        return None
+    from urllib.parse import urlsplit
+    hosts = ", ".join(urlsplit(u).hostname for u in urls)
+    return (f"tensorflow-datasets '{name}' is not prepared in {builder.data_dir_root} (no "
+            f"{builder.data_dir}) and cannot be downloaded: its download hosts ({hosts}) did not answer "
+            f"within {PROBE_SECONDS:g} s (offline?); pass --data-dir DIR of a copy prepared elsewhere "
+            f"(`tfds build {name} --data_dir DIR`), or {_manual_hint(name)}")
+
+
+class _quiet_absl:
+    """Raise the 'absl' logger (tfds logs through it) to ERROR for a block; restore it after."""
+
+    def __enter__(self):
+        self.logger = logging.getLogger("absl")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+        return False
 
 
 def tfds_source(name, split="train", data_dir=None, first=None, n_train=None, image_key=None,
@@ -318,12 +407,17 @@ def tfds_source(name, split="train", data_dir=None, first=None, n_train=None, im
     import tensorflow_datasets as tfds
 
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
-        builder.download_and_prepare()
+        with _quiet_absl():        # tfds' "Variant folder ... has no dataset_info.json" for a missing dataset
+            builder = tfds.builder(name, data_dir=data_dir)
+            offline = _offline(builder, name)
+        if offline is None:
+            builder.download_and_prepare()
     except Exception as e:  # quota, offline, checksum, manual-download: all end the same way
         why = " ".join(str(e).split())[:160]
         raise UserError(f"could not download/prepare tensorflow-datasets '{name}' "
                         f"({type(e).__name__}: {why}); {_manual_hint(name)}") from e
+    if offline is not None:
+        raise UserError(offline)
 
     features = builder.info.features
     images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]

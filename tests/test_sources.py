@@ -3,6 +3,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ from data.sources import SAMPLE_TEST_PHOTOS, SAMPLE_TRAIN_PHOTOS, open_source
 from errors import UserError
 
 RNG = np.random.default_rng(0)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _write(path, rgb_or_grey, *params):
@@ -264,8 +266,13 @@ def test_samples_split_by_photo_and_real():
 
 # ----------------------------------------------------------------------------- tfds
 class _FailingBuilder:
+    url_infos = {"https://drive.google.com/uc?id=x": None}
+
     def __init__(self, name, data_dir=None, **kw):
         pass
+
+    def is_prepared(self):
+        return False
 
     def download_and_prepare(self, *a, **kw):
         raise RuntimeError("Google Drive quota exceeded\nToo many users have viewed this file")
@@ -274,10 +281,121 @@ class _FailingBuilder:
 @pytest.mark.parametrize("name,hint", [("celeb_a", "img_align_celeba"), ("cifar10", "--dataset PATH")])
 def test_tfds_download_failure_is_a_user_error(monkeypatch, tmp_path, name, hint):
     monkeypatch.setattr(tfds, "builder", _FailingBuilder)
+    monkeypatch.setattr(sources, "_any_reachable", lambda urls, seconds=None: True)    # online, then quota
     with pytest.raises(UserError) as err:
         open_source(name, data_dir=str(tmp_path))
     msg = str(err.value)
     assert "\n" not in msg and hint in msg and "--dataset" in msg and "quota" in msg
+
+
+def _no_download(*a, **kw):
+    raise AssertionError("download_and_prepare must not be called offline")
+
+
+@pytest.mark.parametrize("name,hint", [("celeb_a", "--dataset PATH/img_align_celeba"), ("cifar10", "--dataset PATH"),
+                                       ("div2k", "--dataset PATH/DIV2K_train_HR")])
+def test_tfds_offline_stops_at_once_with_one_line(monkeypatch, tmp_path, name, hint):
+    """An unprepared tfds dataset whose download hosts do not answer is refused BEFORE tfds' download
+    (which retries every file for minutes): one line naming the dataset, where tfds looked (the data
+    dir and the dataset's folder in it) and how to pass a local copy; nothing is written there."""
+    probed = []
+
+    def unreachable(urls, seconds=None):
+        probed.extend(urls)
+        return False
+
+    monkeypatch.setattr(sources, "_any_reachable", unreachable)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", _no_download)
+    empty = tmp_path / "tfds"
+    empty.mkdir()
+    with pytest.raises(UserError) as err:
+        open_source(name, data_dir=str(empty))
+    msg = str(err.value)
+    assert "\n" not in msg and f"'{name}' is not prepared in {empty} (no {empty / name}" in msg
+    assert "--data-dir DIR" in msg and hint in msg, msg
+    # tfds' GCS copy and the dataset's own download host were asked, nothing else was touched
+    assert probed[0] == sources.TFDS_GCS_URL and len(probed) == 2, probed
+    assert list(empty.iterdir()) == []
+
+
+def test_tfds_prepared_or_download_free_datasets_never_probe(monkeypatch, tfds_dir, tmp_path):
+    """A prepared dataset opens without any network access; a builder that downloads nothing (its
+    data is generated) is prepared as before, offline."""
+    def no_probe(urls, seconds=None):
+        raise AssertionError(f"probed {urls}")
+
+    monkeypatch.setattr(sources, "_any_reachable", no_probe)
+    assert len(open_source("sources_test_pairs", data_dir=tfds_dir)) == 7
+    fresh = str(tmp_path / "fresh")
+    assert len(open_source("sources_test_pairs", "test", data_dir=fresh)) == 3
+
+
+def test_reachability_probe(monkeypatch):
+    """Any HTTP answer (even an error status) means the network works; a refused connection or a host
+    that never answers does not. Proxies come from the environment, as for tfds' own downloads."""
+    import http.server
+    import socket
+    import threading
+
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    class Forbidden(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(403)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    silent = socket.socket()                 # accepts connections (backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))            # bound, not listening: connections are refused
+    try:
+        answering = f"http://127.0.0.1:{server.server_address[1]}/x"
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        assert sources._any_reachable([refused, answering], seconds=5)
+        assert not sources._any_reachable([refused], seconds=5)
+        assert not sources._any_reachable([hanging, refused], seconds=0.5)
+        # an unreachable proxy makes every host unreachable
+        monkeypatch.setenv("NO_PROXY", "")
+        monkeypatch.setenv("HTTP_PROXY", refused)
+        assert not sources._any_reachable([answering], seconds=5)
+    finally:
+        server.shutdown()
+        silent.close()
+        closed.close()
+
+
+def test_train_script_offline_is_one_line_and_downloads_nothing(tmp_path):
+    """`python train_unsupervised.py --data-dir EMPTY` offline: exit 2 and ONE stderr line (TensorFlow's
+    start-up lines filtered by quiet_tf) naming cifar10 and EMPTY; tfds never started a download
+    (no downloads/ or incomplete dataset folder in EMPTY). The proxy points at a closed port, so the
+    host looks offline whatever this machine's network; the timeout is only a safety net."""
+    closed = __import__("socket").socket()
+    closed.bind(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    empty = tmp_path / "tfds"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "tf_cpp_min_log_level")}
+    env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, ALL_PROXY=proxy, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="")
+    try:
+        proc = subprocess.run([sys.executable, str(ROOT / "train_unsupervised.py"), "--data-dir", str(empty),
+                               "--run-dir", str(tmp_path / "run")], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+    finally:
+        closed.close()
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith(f"error: tensorflow-datasets 'cifar10' is not prepared in {empty} "), lines[0]
+    assert "--data-dir DIR" in lines[0] and "--dataset PATH" in lines[0]
+    assert list(empty.iterdir()) == []
 
 
 def test_unknown_name_never_reaches_tfds(monkeypatch):

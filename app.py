@@ -54,8 +54,9 @@ class Entry:
     """A model the app offers: its path (run directory or .keras), task and what the label says."""
     path: str
     task: str            # "inpaint" or "deblur"
-    letter: str          # "A".."E", "" for a .keras file outside a run directory
+    letter: str          # the paper's letter, "" for a .keras file outside a run directory
     label: str
+    search: bool = False  # its paper completes by a search (paper C): loaded per iteration count, listed last
 
 
 def _keras_inputs(path):
@@ -66,23 +67,6 @@ def _keras_inputs(path):
         return [layer[0] for layer in config["config"]["input_layers"]]
     except (OSError, KeyError, ValueError, TypeError, IndexError, zipfile.BadZipFile):
         raise UserError(f"cannot read model {path}: not an exported Keras 3 .keras model") from None
-
-
-def _detail(letter, config, run):
-    """What tells two runs of one paper apart, from its config.json."""
-    size = f"{config['image_size']} px" if config.get("image_size") else ""
-    if letter == "A":
-        stages = [k for k in (1, 2, 3) if rundir.export_path(run, f"stage{k}.keras").is_file()]
-        parts = [f"stage {max(stages)}" if stages else "", size]
-    elif letter == "C":
-        parts = [f"{config.get('loss', '')} prior, latent search".strip(), size]
-    elif letter == "D":
-        parts = [f"{config.get('mask', 'center')} holes", "l_rec only" if config.get("rec_only") else "", size]
-    elif letter == "E":
-        parts = [config.get("variant", "")]
-    else:
-        parts = [size]
-    return ", ".join(p for p in parts if p)
 
 
 def _short(path):
@@ -110,9 +94,8 @@ def entry_for(path):
             usable = rundir.has_checkpoints(path)
         if not usable:
             return None
-        detail = _detail(paper.letter, config, path)
-        label = f"{paper.letter} · {paper.name}{f' ({detail})' if detail else ''} · {_short(path)}"
-        return Entry(str(path), paper.task, paper.letter, label)
+        return Entry(str(path), paper.task, paper.letter, f"{paper.label(config)} · {_short(path)}",
+                     search=bool(paper.inpainter))
     if path.suffix == ".keras" and path.is_file():
         inputs = _keras_inputs(path)
         task = "inpaint" if len(inputs) == 2 else "deblur" if len(inputs) == 1 else None
@@ -120,7 +103,7 @@ def entry_for(path):
             raise UserError(f"{path} takes the inputs {inputs}: neither an inpainter [image, mask] nor a generator")
         config = rundir.read_config(path.parent.parent) if path.parent.name == rundir.EXPORT else None
         paper = papers.PAPERS.get((config or {}).get("paper"))
-        what = f"{paper.letter} · {paper.name}" if paper else ("inpainter" if task == "inpaint" else "deblurring generator")
+        what = paper.label(config) if paper else ("inpainter" if task == "inpaint" else "deblurring generator")
         return Entry(str(path), task, paper.letter if paper else "", f"{what} · {_short(path)}")
     raise UserError(f"no model at {path}; pass a trained run directory or an exported .keras file")
 
@@ -157,17 +140,15 @@ class Models:
         return entry
 
     def get(self, entry, iterations=None):
-        key = (entry.path, iterations if entry.letter == "C" else None)
+        key = (entry.path, iterations if entry.search else None)
         if key not in self._loaded:
             if entry.task == "deblur":
                 from sharpen import load_generator
                 self._loaded[key] = load_generator(entry.path)
-            elif entry.letter == "C":
-                from inpainters.latent import latent_inpainter
-                self._loaded[key] = latent_inpainter(entry.path, iterations=int(iterations))
             else:
                 from inpainters import load_inpainter
-                self._loaded[key] = load_inpainter(entry.path)
+                search = dict(iterations=int(iterations)) if entry.search else {}
+                self._loaded[key] = load_inpainter(entry.path, **search)
         return self._loaded[key]
 
 
@@ -339,15 +320,17 @@ def build_app(entries):
     import gradio as gr
     models = Models(entries)
     out_dir = tempfile.mkdtemp(prefix="gan-restoration-app-")
-    # paper C's latent search is slow: listed last, so a feed-forward model is the default
+    # a search (paper C's latent search) is slow: listed last, so a feed-forward model is the default
     inpainters = [(e.label, e.path) for e in sorted((e for e in entries if e.task == "inpaint"),
-                                                    key=lambda e: e.letter == "C")]
+                                                    key=lambda e: e.search)]
     sharpeners = [(e.label, e.path) for e in entries if e.task == "deblur"]
+    letters = {task: ", ".join(p.letter for p in papers.PAPERS.values() if p.task == task) for task in ("inpaint", "deblur")}
 
     with gr.Blocks(title="GAN image restoration") as app:
-        gr.Markdown("# GAN image restoration\nYour own photos with the trained models of papers A-E "
+        gr.Markdown("# GAN image restoration\nYour own photos with the trained models of papers "
+                    f"{', '.join(papers.LETTERS)} "
                     "(see the README). Pick a model, give a photo, press the button.")
-        with gr.Tab("Inpaint (papers A-D)"):
+        with gr.Tab(f"Inpaint (papers {letters['inpaint']})"):
             with gr.Row():
                 with gr.Column():
                     model = _model_picker(gr, inpainters, "inpainting", "inpaint")
@@ -387,7 +370,7 @@ def build_app(entries):
             go.click(_guarded(inpaint_event, 4), [model, editor, hole, seed, block, blend, clean, iterations],
                      outputs, api_name="inpaint", preprocess=False)
 
-        with gr.Tab("Deblur (paper E)"):
+        with gr.Tab(f"Deblur (paper {letters['deblur']})"):
             with gr.Row():
                 with gr.Column():
                     model_e = _model_picker(gr, sharpeners, "deblurring", "sharpen")

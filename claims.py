@@ -74,7 +74,7 @@ def claim_a(table, folder, masks):
     """Stage 3 ('this paper (A)') against stage 1 ('autoencoder') on the GLCIC holes; `folder` holds
     table A's images/A_glcic/<method>/NNNNN.png, `masks` the bank's [N,S,S,1] holes."""
     from imagefiles import read_image
-    from evaluate import slug
+    from evaluation.common import slug
     methods = table["sets"].get("glcic", {}).get("methods", {})
     s1, s3 = methods.get("autoencoder", {}), methods.get("this paper (A)", {})
     if "mean" not in s1 or "mean" not in s3:

@@ -58,6 +58,8 @@ AIDS = dict(A=("--residual",), D=("--d-lr", "1e-4"), E=("--global-residual",))
 # [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 2-10x the steps.
 LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
             e_steps=1200, e_steps_l=500, latent_iterations=500)
+# the demo's models after ONE training step (issue 14's "step 0" rows): sizes, widths, aids and evaluation as FULL
+STEP1 = dict(FULL, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, e_steps=1, e_steps_l=1)
 QUICK = dict(a_size=32, a_steps=(1, 1, 1), a_batch=4, b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
              e_steps_l=1, limit=1, latent_iterations=2, eval_n=1, d_args=(), c_args=(), e_args=())
 
@@ -85,7 +87,7 @@ def plan(runs, budget, vgg, variants, train_dir=None):
         a += ["--beta", "0"]
     train = {letter: p.train_module for letter, p in papers.PAPERS.items()}
     export = {letter: f"{rundir.EXPORT}/{p.export}" for letter, p in papers.PAPERS.items()}
-    items = [(f"paper A stage {k}", runs / "a", [f"{rundir.EXPORT}/stage{k}.keras"], train["A"],
+    items = [(f"paper A stage {k}", runs / "a", [f"{rundir.EXPORT}/{papers.PAPERS['A'].exports[f'stage{k}']}"], train["A"],
               a + ["--stage", str(k), "--steps", str(budget["a_steps"][k - 1])]) for k in (1, 2, 3)]
     wide = ["--image-size", "32", "--width", "16"]
     items += [
@@ -156,9 +158,10 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="results folder (default: results, results/proxy for --budget long; "
                                                "with --dataset D a subfolder on_<name of D>)")
     p.add_argument("--runs", default=None, help="where the demo's models are trained (default: <out>/runs)")
-    p.add_argument("--budget", choices=("demo", "long", "quick"), default="demo",
+    p.add_argument("--budget", choices=("demo", "long", "quick", "step1"), default="demo",
                    help="demo: ~10 CPU minutes, does every model learn; long: ~1 CPU hour, each paper's claim "
-                        "at proxy scale; quick: 1-2 steps, the wiring (default: %(default)s)")
+                        "at proxy scale; quick: 1-2 steps, the wiring; step1: the demo's models after one "
+                        "training step each, the tables' step-0 reference (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="the same as --budget quick")
     p.add_argument("--vgg-weights", default="auto",
                    help="VGG19 for the perceptual terms: 'auto' = the ImageNet weights if Keras' cache has them, "
@@ -173,7 +176,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.quick:
         a.budget = "quick"
-    budget = {"demo": FULL, "long": LONG, "quick": QUICK}[a.budget]
+    budget = {"demo": FULL, "long": LONG, "quick": QUICK, "step1": STEP1}[a.budget]
     out = Path(a.out or ("results/proxy" if a.budget == "long" else "results"))
     if a.dataset and not a.out:
         out = out / f"on_{Path(a.dataset).expanduser().resolve().name}"

@@ -32,8 +32,8 @@ import cliargs
 FORMATS = ("savedmodel", "tflite", "onnx")
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 ONNX_OPSET = 17        # [choice] opset 17: onnxruntime >= 1.14 runs it; every op these networks use is in it
-NO_EXPORT = ("paper {letter} ({name}) completes each image by a latent search in its trained prior (an "
-             "optimisation, not a feed-forward network): there is nothing to export; export paper A, B, D or E")
+NO_EXPORT = ("paper {letter} ({name}) completes each image by a search, not a feed-forward network: there is "
+             "nothing to export; export a run of paper {others}")
 
 
 def load_network(path):
@@ -51,7 +51,8 @@ def load_network(path):
             raise UserError(f"{path} has no {rundir.CONFIG_NAME} naming its paper: pass a run directory of a "
                             f"train script, or an exported .keras file")
         if not paper.export:
-            raise UserError(NO_EXPORT.format(letter=paper.letter, name=paper.name))
+            others = ", ".join(p.letter for p in papers.PAPERS.values() if p.export)
+            raise UserError(NO_EXPORT.format(letter=paper.letter, name=paper.name, others=others))
         if paper.task == "deblur":
             from sharpen import load_generator
             return load_generator(path), f"paper {paper.letter} generator"

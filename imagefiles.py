@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.decode import decode_image
 from errors import UserError
 
 FORMATS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -21,9 +22,7 @@ FORMATS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 def read_image(path, what="image"):
     """uint8 RGB [H, W, 3] from a JPEG/PNG/BMP/WebP/GIF file (grey copied to 3 channels, alpha
     dropped, 16 bits reduced to 8); a missing or undecodable file -> UserError naming `what`."""
-    import tensorflow as tf
-
-    from data.imagesource import decode_image
+    import tensorflow as tf     # heavy: imported when an image is read, not when a tool starts
 
     path = Path(path)
     if path.is_dir():

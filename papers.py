@@ -1,15 +1,22 @@
 """The paper registry: what each of the five papers is and where its code lives, in one place.
 
 A paper is named by its letter everywhere (README sections, config.json's "paper", evaluate.py's
---table, bench/ rows), with its method name beside it. demo.py, evaluate.py, bench/, inpainters/
-and sharpen.py read this table instead of keeping their own lists. Adding a sixth paper: one
-entry here, one model file in models/, one train script with build_parser, build, main and SMOKE
-(README "Layout").
+--table, bench/ rows), with its method name beside it. Each entry carries the paper: its card
+(the numbers a no-flag run trains with), its model module, whose `networks(config)` builds the
+networks of a run's config for training, resume, export, inference, the app and the benchmarks
+(`networks` below), its train module (build_parser, build, main, SMOKE, and the benchmark hook
+`synthetic`), the evaluation table it owns, its labels and its benchmark sizes. Generic modules
+(evaluate.py, export.py, app.py, sharpen.py, inpainters/, bench/) call these hooks and never
+branch on a letter (tests/test_architecture.py). Adding a sixth paper: one `register(Paper(...))`,
+one model file, one train script (docs/ARCHITECTURE.md; tests/test_toy_paper.py does it).
 
-Free of TensorFlow, so that reading it costs nothing.
+Free of TensorFlow, so that reading it costs nothing: hooks are imported when called.
 """
+import importlib
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+_EMPTY = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -24,10 +31,29 @@ class Paper:
     variants: tuple       # the settings a paper's table compares, as the train script names them
     table: str            # the evaluate.py table (--table) its models are scored in
     task: str             # "inpaint" (inpaint.py, inpainters/) or "deblur" (sharpen.py)
-    card: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    card: MappingProxyType = field(default_factory=lambda: _EMPTY)
     # the paper card: what a run with no flags trains with, [paper] and [choice] numbers from
     # shared/PAPERS.md; the train script's flag defaults and constants are read from here, and
     # tests/test_paper_card.py pins every value against PAPERS.md. Demo-scale aids are all off.
+    exports: MappingProxyType = field(default_factory=lambda: _EMPTY)        # every file its runs write to <run>/export/, by role
+    table_module: str = ""                    # the evaluation module of the table it owns ("" = none)
+    variant_labels: MappingProxyType = field(default_factory=lambda: _EMPTY)  # variant -> the name its table and the app give it
+    details: tuple = ()       # (config.json key, format) pairs that tell two runs apart in the app
+    bench: MappingProxyType = field(default_factory=lambda: _EMPTY)          # bench size -> image, batch and width arguments
+    inpainter: str = ""       # "module:function" making the Inpainter of a run that exports no network
+                              # (run_dir, iterations=None, **kw); "" = inpainters loads its export
+
+    def label(self, config=None):
+        """How the app and bench name a run of this paper: "E · StackedG", "D · context encoder (...)"."""
+        config = config or {}
+        variant = self.variant_labels.get(config.get("variant"))
+        parts = []
+        for key, fmt in self.details:
+            value = config.get(key)
+            if value not in (None, "", False):
+                parts.append(fmt.format(value))
+        name = variant or self.name
+        return f"{self.letter} · {name}" + (f" ({', '.join(parts)})" if parts else "")
 
 
 INPAINTER = "inpainter.keras"     # the export every feed-forward inpainter shares: [image, mask] -> image
@@ -100,7 +126,48 @@ CARD_E = dict(
 )
 _CARDS = dict(A=CARD_A, B=CARD_B, C=CARD_C, D=CARD_D, E=CARD_E)
 
-PAPERS = {p.letter: replace(p, card=MappingProxyType(_CARDS[p.letter])) for p in (
+_EXTRA = dict(
+    A=dict(exports={"inpainter": INPAINTER, "stage1": "stage1.keras", "stage2": "stage2.keras",
+                    "stage3": "stage3.keras"},   # stage 1's export is table A's "autoencoder" row
+           table_module="evaluation.table_a", details=(("stage", "stage {}"), ("image_size", "{} px")),
+           bench={"tiny": dict(image=16, batch=4, width=4, local=8, fc=8, tiny_vgg=True),
+                  "small": dict(image=64, batch=8, width=16, local=32, fc=64),
+                  "paper": dict(image=128, batch=96, width=64, local=64, fc=1024),
+                  "jax_proxy": dict(config=dict(stage=3),
+                                    vgg=("block1_conv1", "block2_conv1", "block3_conv1"))}),
+    B=dict(exports={"inpainter": INPAINTER}, details=(("image_size", "{} px"),),
+           bench={"tiny": dict(image=16, batch=4, width=4), "small": dict(image=32, batch=16, width=16),
+                  "paper": dict(image=64, batch=64, width=64)}),
+    C=dict(inpainter="inpainters.latent:latent_inpainter",      # latent search in the trained prior
+           details=(("loss", "{} prior, latent search"), ("image_size", "{} px")),
+           bench={"tiny": dict(image=16, batch=4, width=4, z=8), "small": dict(image=32, batch=16, width=16, z=100),
+                  "paper": dict(image=64, batch=64, width=64, z=100),
+                  "jax_proxy": dict(config=dict(gp=True), wgan_gp=True, d_updates=2, batches=2,
+                                    optimizer=("Adam", 1e-4, 0.0, 0.9))}),
+    D=dict(exports={"inpainter": INPAINTER}, table_module="evaluation.table_d",
+           details=(("mask", "{} holes"), ("rec_only", "l_rec only"), ("image_size", "{} px")),
+           bench={"tiny": dict(image=32, batch=4, width=4, bottleneck=16),
+                  "small": dict(image=64, batch=8, width=16, bottleneck=500),
+                  "paper": dict(image=128, batch=50, width=64, bottleneck=4000)}),
+    E=dict(exports={"generator": "generator.keras"}, table_module="evaluation.table_e",
+           variant_labels={"stacked": "StackedG", "res_bn": "ResG", "nonbn_res": "NonBN-ResG",
+                           "nonbn_res_l": "NonBN-ResG-L"},
+           bench={"tiny": dict(image=32, batch=4, filters=4, d_filters=4, d_dense=8, blocks=1, variant="nonbn_res"),
+                  "small": dict(image=64, batch=4, filters=16, d_filters=16, d_dense=64, blocks=5,
+                                variant="nonbn_res_l"),
+                  "paper": dict(image=96, batch=16, filters=64, d_filters=64, d_dense=1024, blocks=5,
+                                variant="nonbn_res_l"),
+                  "jax_proxy": dict(d_updates=2, batches=3, texture=3,
+                                    vgg=("block2_pool", "block5_pool", "block1_conv1", "block2_conv1", "block3_conv1"))}),
+)
+
+
+def _frozen(extra):
+    return {k: MappingProxyType({s: MappingProxyType(v) if isinstance(v, dict) else v for s, v in v.items()})
+            if isinstance(v, dict) else v for k, v in extra.items()}
+
+
+PAPERS = {p.letter: replace(p, card=MappingProxyType(_CARDS[p.letter]), **_frozen(_EXTRA[p.letter])) for p in (
     Paper("A", "GLCIC", "face inpainting with MSE + perceptual + GAN loss, global and local discriminators",
           "000", "train_iizuka", "models.iizuka", INPAINTER, ("stage1", "stage2", "stage3"), "A",
           "inpaint"),
@@ -118,3 +185,66 @@ PAPERS = {p.letter: replace(p, card=MappingProxyType(_CARDS[p.letter])) for p in
 
 LETTERS = tuple(PAPERS)
 TABLES = tuple(dict.fromkeys(p.table for p in PAPERS.values()))   # evaluate.py's tables, in order: A, D, E
+
+
+def register(paper):
+    """Add (or replace) a paper: every generic module sees it through PAPERS, LETTERS and TABLES.
+    Its `table` must be a table some paper owns (its own `table_module`, or an existing one)."""
+    global LETTERS, TABLES
+    PAPERS[paper.letter] = paper
+    LETTERS = tuple(PAPERS)
+    TABLES = tuple(dict.fromkeys(p.table for p in PAPERS.values()))
+    return paper
+
+
+def unregister(letter):
+    """Remove a registered paper (tests' toy paper)."""
+    global LETTERS, TABLES
+    PAPERS.pop(letter, None)
+    LETTERS = tuple(PAPERS)
+    TABLES = tuple(dict.fromkeys(p.table for p in PAPERS.values()))
+
+
+def table_module(table):
+    """The module name of evaluate.py's table `table`: the table_module of the paper that owns it."""
+    for paper in PAPERS.values():
+        if paper.letter == table and paper.table_module:
+            return paper.table_module
+    raise KeyError(f"no paper owns table {table!r}")
+
+
+def of(config):
+    """The Paper a run's config (config.json dict or parsed flags) names, or None."""
+    config = config if isinstance(config, dict) else vars(config)
+    return PAPERS.get(config.get("paper"))
+
+
+def hook(spec):
+    """The function a "module:function" hook names, imported now."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def own_modules(paper):
+    """The modules that are this paper's own files (they may name its letter): its train script,
+    model module, the table module it owns and its inpainter hook's module."""
+    return {m for m in (paper.train_module, paper.model_module, paper.table_module,
+                        paper.inpainter.partition(":")[0]) if m}
+
+
+def train_module(letter):
+    """The imported train script of paper `letter` (bench/, demo.py and tests only)."""
+    return importlib.import_module(PAPERS[letter].train_module)
+
+
+def model_module(letter):
+    return importlib.import_module(PAPERS[letter].model_module)
+
+
+def networks(config, letter=None, **kw):
+    """The networks of a run: {name: keras.Model} built by its paper's model module from `config`
+    (config.json dict or parsed flags), untrained. The one builder: the train script's build,
+    resume, export, inference, the app and bench/ all call it, so a run loads as it trained."""
+    config = dict(config if isinstance(config, dict) else vars(config))
+    letter = letter or config.get("paper")
+    return model_module(letter).networks(config, **kw)

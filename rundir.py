@@ -61,18 +61,37 @@ def read_config(run_dir):
     if not isinstance(config, dict):
         raise UserError(f"{path} holds a {type(config).__name__}, not the settings of a run; fix or delete it, "
                         f"or use another run directory")
+    return checked_config(config, path)
+
+
+# The type of every config.json value a model is built from or a run resumes with (one schema, not
+# key by key): a hand-edited `"image_size": "abc"` ends in one line naming the key, the value and
+# the type expected, not a TypeError deep inside. None is allowed where a flag's default is None.
+SCHEMA = dict(
+    paper=str, image_size=int, batch_size=int, width=int, filters=int, blocks=int, d_filters=int, d_dense=int,
+    z_dim=int, code_dim=int, bottleneck=int, local_size=int, fc_units=int, stage=int, variant=str, mask=str,
+    loss=str, dataset=str, residual=bool, global_residual=bool, rec_only=bool, gp=bool,
+    steps=(int, None), seed=int, lr=(float, None), d_lr=(float, None), alpha=float, beta=float,
+)
+
+
+def _type_ok(value, kind):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None:
+        return None in kinds
+    if isinstance(value, bool):
+        return bool in kinds
+    return any(k is not None and (isinstance(value, k) or (k is float and isinstance(value, int))) for k in kinds)
+
+
+def checked_config(config, path="config.json"):
+    """`config` with every SCHEMA key it holds checked for its type; a wrong one -> one-line UserError."""
+    for key, kind in SCHEMA.items():
+        if key in config and not _type_ok(config[key], kind):
+            names = " or ".join("null" if k is None else k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise UserError(f"{path}: {key} must be {names}, got {config[key]!r}; fix or delete that file, "
+                            f"or use another run directory")
     return config
-
-
-def config_value(config, key, kind, path="config.json"):
-    """config[key] checked to be of `kind` (int, str, ...; bool is not an int): a hand-edited value like
-    `"image_size": "abc"` or null ends in one line naming the key, not a TypeError deep inside."""
-    value = config.get(key)
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if not ok:
-        raise UserError(f"{path}: {key} must be {getattr(kind, '__name__', kind)}, got {value!r}; fix or delete "
-                        f"that file, or use another run directory")
-    return value
 
 
 def write_json_atomic(path, data):

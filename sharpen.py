@@ -22,7 +22,6 @@ from errors import UserError, cli
 import cliargs
 from cliargs import nonnegative_int, positive_int
 
-PAPER = papers.PAPERS["E"]
 MIN_SIZE = 16          # [choice] smallest side accepted (see docs/PAPER_NOTES.md, paper E)
 MIN_CENTRE = 64        # [choice] smallest centre a tile keeps: --tile 40 with a 19-px overlap kept 2 px
                        # and needed ~7,500 model calls on a 12 MP photo
@@ -34,31 +33,35 @@ def read_image(path):
     return imagefiles.read_image(path, "image file")
 
 
+def _deblur_scripts():
+    return " or ".join(f"{p.train_module}.py" for p in papers.PAPERS.values() if p.task == "deblur")
+
+
 def load_generator(path):
-    """A run directory (export/generator.keras, else its newest checkpoint) or a .keras file -> keras.Model."""
-    import models.deblur  # noqa: F401  (registers AddInput, the global residual)
+    """A run directory (its export, else its newest checkpoint restored into the networks its
+    paper builds from config.json: papers.networks) or a .keras file -> keras.Model."""
+    from inpainters import import_model_modules
     from training.export import load_exported
+    import_model_modules()              # the custom layers of every paper's model module (AddInput)
     path = Path(path)
     if path.is_dir():
-        exported = rundir.export_path(path, PAPER.export)
+        cfg = rundir.read_config(path)
+        paper = papers.of(cfg or {})
+        if cfg is not None and (paper is None or paper.task != "deblur"):
+            raise UserError(f"{path} is a paper {cfg.get('paper')} run, not a deblurring run of {_deblur_scripts()}")
+        export = paper.export if paper else "generator.keras"
+        exported = rundir.export_path(path, export)
         if exported.is_file():
             return load_exported(exported)
-        cfg = rundir.read_config(path)
         if cfg is not None and rundir.ckpt_dir(path).is_dir():
             from training.checkpoint import restore_from
-            if cfg.get("paper") != PAPER.letter:
-                raise UserError(f"{path} is a paper {cfg.get('paper')} run, not a deblurring run of train_deblur.py")
-            where = rundir.config_path(path)
-            G = models.deblur.generator(rundir.config_value(cfg, "variant", str, where),
-                                        filters=rundir.config_value(cfg, "filters", int, where),
-                                        blocks=rundir.config_value(cfg, "blocks", int, where),
-                                        global_residual=bool(cfg.get("global_residual", False)))
+            G = papers.networks(cfg)["generator"]
             restore_from(path, generator=G)
             return G
-        raise UserError(f"{path} holds no {rundir.EXPORT}/{PAPER.export} and no checkpoint; train it with "
-                        f"{PAPER.train_module}.py or pass an exported .keras file")
+        raise UserError(f"{path} holds no {rundir.EXPORT}/{export} and no checkpoint; train it with "
+                        f"{_deblur_scripts()} or pass an exported .keras file")
     if not path.exists():
-        raise UserError(f"no model at {path}; pass a train_deblur.py run directory or an exported .keras file")
+        raise UserError(f"no model at {path}; pass a {_deblur_scripts()} run directory or an exported .keras file")
     return load_exported(path)
 
 

@@ -182,18 +182,13 @@ def build(config, strategy):
     full frame for --mask macroblock / burst), the region discriminator unless --rec-only, their
     Adams and the train step. Call inside strategy.scope()."""
     full = config.mask != "center"
-    size = config.image_size
-    out = size if full else size // 2
-    enc = ce.encoder(size, config.width, config.bottleneck)
-    dec = ce.decoder(out, config.width, config.bottleneck)
-    models, optimizers = dict(encoder=enc, decoder=dec), {}
+    models = ce.networks(vars(config))                 # the one builder (papers.networks)
+    enc, dec, disc = models["encoder"], models["decoder"], models.get("discriminator")
     g_opt = setup.optimizer(optimizer_spec(config.lr, config))
-    optimizers.update(g_opt=(g_opt, [enc, dec]))
-    disc = d_opt = None
-    if not config.rec_only:
-        disc = ce.region_discriminator(out, config.width)
+    optimizers = dict(g_opt=(g_opt, [enc, dec]))
+    d_opt = None
+    if disc is not None:                               # not --rec-only
         d_opt = setup.optimizer(optimizer_spec(config.d_lr or config.lr, config))   # None: the paper's one rate
-        models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
     return Recipe(models, optimizers, step=step, counter=checkpoint.step_counter())
@@ -332,6 +327,42 @@ def main(argv=None):
     path = export.export_model(ce.inpainter(enc, dec, size, full_image=full), r.export_path(PAPER.export))
     print(f"exported {path}")
     return 0
+
+
+# ---------------------------------------------------------------- benchmark hooks (bench/)
+
+def synthetic(cfg, strategy, recipe_fn):
+    """bench/steps.py: the recipe at bench size `cfg` (PAPER.bench), built by recipe_fn(values) (build()
+    on the parser defaults with `values` set), on synthetic images with the centre hole."""
+    from training import synthetic as syn
+    s, bsz = cfg["image"], cfg["batch"]
+    recipe = recipe_fn(dict(image_size=s, batch_size=bsz, width=cfg["width"], bottleneck=cfg["bottleneck"]))
+    enc, dec = recipe.models["encoder"], recipe.models["decoder"]
+
+    def batch(i):
+        img = syn.images(i, bsz, s)
+        return dict(image=img, mask=ce.center_mask_like(img))
+
+    infer = lambda img: dec(enc(ce.fill_holes(img, ce.center_mask_like(img)), training=False), training=False)
+    return dict(recipe=recipe, batch=batch, infer=infer)
+
+
+def step_macs(models, config, forward_macs):
+    """bench/throughput.py: (MACs per example of one step, formula). Encoder + decoder trained (3
+    passes), D on real 3 + fake 3 + 1 (the gradient to G)."""
+    g = forward_macs(models["encoder"]) + forward_macs(models["decoder"])
+    return 3 * g + 7 * forward_macs(models["discriminator"]), "3 (enc + dec) + 7 D"
+
+
+def bench_pipeline(size, batch):
+    """bench/throughput.py: folder -> the training dataset (centre holes)."""
+    return dict(dataset=lambda folder: inpainting_batches(open_source(str(folder), "train"), size, batch, "center", 0))
+
+
+def paper_step_rows():
+    """bench/paper_step.py: row suffix -> (what it runs, the flags that make it) at PAPER.bench["paper"]:
+    l_rec + l_adv, the centre hole, the paper's one learning rate for both networks."""
+    return {"": ("context encoder, l_rec + l_adv", dict(mask="center", rec_only=False, d_lr=CARD["lr"]))}
 
 
 if __name__ == "__main__":

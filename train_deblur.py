@@ -1,8 +1,12 @@
 """Paper E: GAN image sharpness enhancement (deblurring), the four models of its ablation.
 
     python train_deblur.py --variant stacked|res_bn|nonbn_res|nonbn_res_l   # train (rerun to resume)
-    python train_deblur.py make-eval-set --dataset div2k --out datasets/deblur_eval   # data/evalsets.py
-    python train_deblur.py evaluate --model runs/deblur_nonbn_res_l --eval-set datasets/deblur_eval  # evaluate.py
+
+The evaluation set and the scores are evaluate.py's (this script only trains):
+    python evaluate.py make-eval-set --dataset div2k --out datasets/deblur_eval
+    python evaluate.py --table E --model runs/deblur_nonbn_res_l --eval-set datasets/deblur_eval
+The old spellings `train_deblur.py make-eval-set ...` and `train_deblur.py evaluate ...` still run
+those for one release, with a note.
 
 Training: DIV2K's 800 training images (tfds `div2k`, or a folder), random 96x96 crops with flips,
 blurred on the fly by data/degrade.py (Gaussian or camera-shake motion blur, seeded per example).
@@ -251,9 +255,8 @@ def _check(args):
 def build(config, strategy):
     """Paper E's recipe for `config` (the parsed flags): G, D (and VGG19 for nonbn_res_l), the two
     Adams on one shared step schedule, and the train step. Call inside strategy.scope()."""
-    G = deblur.generator(config.variant, filters=config.filters, blocks=config.blocks,
-                         global_residual=getattr(config, "global_residual", False))
-    D = deblur.discriminator(config.image_size, filters=config.d_filters, dense=config.d_dense)
+    models = deblur.networks(vars(config))             # the one builder (papers.networks)
+    G, D = models["generator"], models["discriminator"]
     vgg = (perceptual.vgg19_features(VGG_LAYERS, weights=config.vgg_weights)
            if config.variant == "nonbn_res_l" else None)
     g_opt, d_opt, schedule = make_optimizers(config.lr, config.lr_decay_at, config.lr_decay)
@@ -261,7 +264,7 @@ def build(config, strategy):
     schedule.bind(counter)            # both optimizers read the one shared step counter
     step = setup.make_step(make_train_step(G, D, g_opt, d_opt, vgg, config.d_updates, config.adv_weight,
                                            trace_once=strategy.num_replicas_in_sync == 1), config.xla, strategy)
-    return Recipe(models=dict(generator=G, discriminator=D), optimizers=dict(g_opt=(g_opt, G), d_opt=(d_opt, D)),
+    return Recipe(models=models, optimizers=dict(g_opt=(g_opt, G), d_opt=(d_opt, D)),
                   step=step, counter=counter, extras=dict(vgg=vgg, schedule=schedule))
 
 
@@ -296,15 +299,63 @@ def train(argv=None):
 
 
 def main(argv=None):
-    """Train; `make-eval-set` and `evaluate` run data/evalsets.py's and evaluate.py's commands."""
+    """Train. The old `make-eval-set` and `evaluate` spellings run evaluate.py's commands with a note."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "make-eval-set":
-        from data.evalsets import make_deblur_set_command
-        return make_deblur_set_command(argv[1:])
-    if argv and argv[0] == "evaluate":
-        from evaluate import deblur_scores_command
-        return deblur_scores_command(argv[1:])
+    moved = {"make-eval-set": ["make-eval-set"], "evaluate": ["--table", "E"]}   # kept for one release
+    if argv and argv[0] in moved:
+        # A train script imports no evaluation module: evaluate.py runs as its own process.
+        import subprocess
+        new = moved[argv[0]]
+        print(f'note: "train_deblur.py {argv[0]}" moved to "python evaluate.py {" ".join(new)} ..."; running that',
+              file=sys.stderr)
+        return subprocess.call([sys.executable, str(Path(__file__).resolve().parent / "evaluate.py"), *new, *argv[1:]])
     return train(argv)
+
+
+# ---------------------------------------------------------------- benchmark hooks (bench/)
+
+def synthetic(cfg, strategy, recipe_fn):
+    """bench/steps.py: the variant's recipe at bench size `cfg` (PAPER.bench), built by recipe_fn(values)
+    (build() on the parser defaults with `values` set), on d_updates + 1 synthetic sharp crops per
+    example and their box-blurred inputs."""
+    from training import synthetic as syn
+    s, bsz = cfg["image"], cfg["batch"]
+    recipe = recipe_fn(dict(variant=cfg["variant"], image_size=s, batch_size=bsz, filters=cfg["filters"],
+                            blocks=cfg["blocks"], d_filters=cfg["d_filters"], d_dense=cfg["d_dense"]))
+    G, k = recipe.models["generator"], D_UPDATES + 1
+
+    def batch(i):
+        sharp = tf.stack([syn.images(i * k + j, bsz, s) for j in range(k)], 1)          # [B, k, S, S, 3]
+        return dict(blurred=syn.box_blur(sharp), sharp=sharp)
+
+    return dict(recipe=recipe, batch=batch, infer=lambda img: G(img, training=False),
+                sample=lambda b: b["blurred"][:, 0], images_per_step=k * bsz)
+
+
+def step_macs(models, config, forward_macs):
+    """bench/throughput.py: (MACs per example of one step of `config`, formula), `models` the recipe's
+    and its VGG (nonbn_res_l). Each of the d_updates D updates: G 1, D 6; the G update: G 3, D 2, VGG on
+    the prediction 2 + the sharp crop 1."""
+    g, d, k = forward_macs(models["generator"]), forward_macs(models["discriminator"]), config["d_updates"]
+    v = forward_macs(models["vgg"]) if "vgg" in models else 0
+    return k * (g + 6 * d) + 3 * g + 2 * d + 3 * v, f"{k} x (G + 6 D) + 3 G + 2 D" + (" + 3 VGG(pool5)" if v else "")
+
+
+def bench_pipeline(size, batch):
+    """bench/throughput.py: folder -> the training dataset (d_updates + 1 blurred random crops per
+    example); data/shards.py keeps whole decoded photos for it, since the crops are random."""
+    args = argparse.Namespace(d_updates=D_UPDATES, image_size=size, batch_size=batch, seed=0, blur=CARD["blur"],
+                              sigma_range=list(CARD["sigma_range"]))
+    return dict(dataset=lambda folder: training_batches(open_source(str(folder), "train"), args)(0),
+                per_element=D_UPDATES + 1, shards="none")
+
+
+def paper_step_rows():
+    """bench/paper_step.py: row suffix -> (what it runs, the flags that make it) at PAPER.bench["paper"]:
+    the four models of the ablation."""
+    what = lambda v: (f"{PAPER.variant_labels[v]} (+ VGG19 losses)" if v == "nonbn_res_l"
+                      else f"{PAPER.variant_labels[v]}, {D_UPDATES} D + 1 G updates")
+    return {f"-{v}": (what(v), dict(variant=v)) for v in VARIANTS}
 
 
 if __name__ == "__main__":

@@ -277,14 +277,13 @@ def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
     input filled with the training-set `mean`), from stage 2 the discriminator, their Adadelta
     optimizers, VGG19 where L_P is needed, and the stage's train step. `vgg`: a stand-in feature
     extractor with the same interface (tests' tiny one), else VGG19. Call inside strategy.scope()."""
-    generator = iizuka.completion_network(config.image_size, config.width, mean, residual=config.residual)
+    models = iizuka.networks(vars(config), mean)       # the one builder (papers.networks)
+    generator, disc = models["generator"], models.get("discriminator")
     g_opt = setup.optimizer(optimizer_spec(config))
-    models, optimizers = dict(generator=generator), dict(g_opt=(g_opt, generator))
-    disc = d_opt = None
-    if config.stage > 1:
-        disc = iizuka.discriminator(config.image_size, config.local_size, config.width, config.fc_units)
+    optimizers = dict(g_opt=(g_opt, generator))
+    d_opt = None
+    if disc is not None:                                # stage 2 and 3
         d_opt = setup.optimizer(optimizer_spec(config))
-        models.update(discriminator=disc)
         optimizers.update(d_opt=(d_opt, disc))
     if vgg is None and (config.stage != 2 or config.report_magnitudes):
         vgg = perceptual.vgg19_features(VGG_LAYERS, weights=config.vgg_weights)
@@ -299,6 +298,11 @@ def build(config, strategy, mean=(0.0, 0.0, 0.0), vgg=None):
 
 
 # ----------------------------------------------------------------------------- main
+
+def stage_export(stage):
+    """The file stage `stage` exports its completion network to (papers.py spells it)."""
+    return PAPER.exports[f"stage{stage}"]
+
 
 def stage_dir(run_dir, stage):
     return rundir.ckpt_dir(run_dir) / f"stage{stage}"
@@ -385,13 +389,52 @@ def main(argv=None):
     loop.train_loop(recipe.step, batches, ckpt,
                     summaries=summaries.Summaries(r.log_dir / f"stage{stage}", r.image_dir / f"stage{stage}"),
                     images_fn=images_fn, **loop_kw)
-    export.export_model(generator, r.export_path(f"stage{stage}.keras"))
-    later = [s for s in (2, 3) if s > stage and r.export_path(f"stage{s}.keras").exists()]
+    export.export_model(generator, r.export_path(stage_export(stage)))
+    later = [s for s in (2, 3) if s > stage and r.export_path(stage_export(s)).exists()]
     if not later:                              # inpainter.keras is the latest stage's network
         export.export_model(generator, r.export_path(PAPER.export))
-    print(f"exported the completion network to {r.export_path(f'stage{stage}.keras')}"
+    print(f"exported the completion network to {r.export_path(stage_export(stage))}"
           + ("" if later else f" and {PAPER.export}"))
     return 0
+
+
+# ---------------------------------------------------------------- benchmark hooks (bench/)
+
+def synthetic(cfg, strategy, recipe_fn):
+    """bench/steps.py: stage 3 at bench size `cfg` (PAPER.bench), built by recipe_fn(values, **build_kw)
+    (build() on the parser defaults with `values` set), on synthetic images, holes in the local box."""
+    from training import synthetic as syn
+    s, bsz, local = cfg["image"], cfg["batch"], cfg["local"]
+    recipe = recipe_fn(dict(stage=3, image_size=s, batch_size=bsz, width=cfg["width"], local_size=local,
+                            fc_units=cfg["fc"]), vgg=syn.tiny_vgg(VGG_LAYERS) if cfg.get("tiny_vgg") else None)
+
+    def batch(i):
+        mask, boxes = syn.holes(i, bsz, s, local // 2)
+        boxes[:, 2:], boxes[:, :2] = local, boxes[:, :2].clip(max=s - local)
+        return dict(image=syn.images(i, bsz, s), mask=mask, box=tf.constant(boxes))
+
+    G = recipe.models["generator"]
+    return dict(recipe=recipe, batch=batch, infer=lambda img: G([img, batch(0)["mask"][:img.shape[0]]], training=False))
+
+
+def step_macs(models, config, forward_macs):
+    """bench/throughput.py: (MACs per example of a stage-3 step, formula), `models` the recipe's and its
+    VGG: G trained (3 passes), VGG on the prediction (2) and the target (1), D on real 3 and fake 3 + 1."""
+    g, d, v = (forward_macs(models[k]) for k in ("generator", "discriminator", "vgg"))
+    return 3 * g + 3 * v + 7 * d, "3 G + 3 VGG(relu3_1) + 7 D"
+
+
+def bench_pipeline(size, batch):
+    """bench/throughput.py: folder -> the training dataset, GLCIC holes in a local box of half the image."""
+    local = max(size // 2, 8)
+    kw = dict(local=local, hole_min=local // 4, hole_max=local * 3 // 4)
+    return dict(dataset=lambda folder: inpainting_batches(open_source(str(folder), "train"), size, batch, "glcic", 0, **kw))
+
+
+def paper_step_rows():
+    """bench/paper_step.py: row suffix -> (what it runs, the flags that make it) at PAPER.bench["paper"]."""
+    what = {1: "GLCIC stage 1 (G, MSE + VGG)", 2: "GLCIC stage 2 (D, G frozen)", 3: "GLCIC stage 3 (G + D + VGG)"}
+    return {str(stage): (text, dict(stage=stage)) for stage, text in what.items()}
 
 
 if __name__ == "__main__":

@@ -176,8 +176,8 @@ def settings(config):
 def build(config, strategy):
     """Paper B's recipe for `config` (the parsed flags): the inpainting generator, the DCGAN
     discriminator, an Adam for each and the train step. Call inside strategy.scope()."""
-    G = unsupervised.inpainting_generator(config.image_size, config.width, config.code_dim, residual=config.residual)
-    D = unsupervised.discriminator(config.image_size, config.width)
+    models = unsupervised.networks(vars(config))       # the one builder (papers.networks)
+    G, D = models["generator"], models["discriminator"]
     g_opt, d_opt = setup.optimizer(optimizer_spec(config)), setup.optimizer(optimizer_spec(config))
     step = setup.make_step(make_train_step(G, D, g_opt, d_opt), config.xla, strategy)
     return Recipe(models=dict(generator=G, discriminator=D), optimizers=dict(g_opt=(g_opt, G), d_opt=(d_opt, D)),
@@ -244,6 +244,44 @@ def main(argv=None):
     path = export_model(G, r.export_path(PAPER.export))
     print(f"exported {path}")
     return 0
+
+
+# ---------------------------------------------------------------- benchmark hooks (bench/)
+
+def synthetic(cfg, strategy, recipe_fn):
+    """bench/steps.py: the recipe at bench size `cfg` (PAPER.bench), built by recipe_fn(values) (build()
+    on the parser defaults with `values` set), on synthetic damaged images (a square hole of half the
+    side) and unrelated real images."""
+    from training import synthetic as syn
+    s, bsz = cfg["image"], cfg["batch"]
+    recipe = recipe_fn(dict(image_size=s, batch_size=bsz, width=cfg["width"]))
+    G = recipe.models["generator"]
+
+    def batch(i):
+        mask, _ = syn.holes(i, bsz, s, s // 2)
+        return dict(damaged=damaged_view(syn.images(i, bsz, s), mask), mask=mask, real=syn.images(i, bsz, s, seed=7))
+
+    infer = lambda img: G([img, batch(0)["mask"][:img.shape[0]]], training=False)
+    return dict(recipe=recipe, batch=batch, infer=infer, sample=lambda b: b["damaged"])
+
+
+def step_macs(models, config, forward_macs):
+    """bench/throughput.py: (MACs per example of one step, formula). D update: G forward 1, D on real
+    3 + fake 3; G update: G 3, D 2 (forward + input gradient)."""
+    return 4 * forward_macs(models["generator"]) + 8 * forward_macs(models["discriminator"]), "4 G + 8 D"
+
+
+def bench_pipeline(size, batch):
+    """bench/throughput.py: folder -> the training dataset (the folder split in damaged and real halves)."""
+    def dataset(folder):
+        damaged, real, _ = split_halves(str(folder))
+        return training_batches(damaged, real, size, batch, 0)
+    return dict(dataset=dataset)
+
+
+def paper_step_rows():
+    """bench/paper_step.py: row suffix -> (what it runs, the flags that make it) at PAPER.bench["paper"]."""
+    return {"": ("unsupervised DCGAN inpainting", {})}
 
 
 if __name__ == "__main__":

@@ -1,18 +1,20 @@
-"""Paper C: semantic inpainting with a WGAN prior (Yeh et al. 2017), two sub-commands.
+"""Paper C: semantic inpainting with a WGAN prior (Yeh et al. 2017): this script trains the prior.
 
 train     a WGAN on the DCGAN architecture (weight clipping 0.01, RMSProp 5e-5, n_critic 5 with
           100 for the first 25 generator steps and every 500th); --gp for WGAN-GP; --loss bce
           for a plain DCGAN (also paper A's "DCGAN" baseline). Default data: CelebA at 64x64.
-complete  latent search in the trained prior (inpainters/latent.py): for damaged images y with
-          hole mask M find z_hat = argmin_z L_contextual(z) + lambda * L_perceptual(z), paste
-          G(z_hat) into the hole and Poisson-blend. Writes real / masked / completed PNGs.
 
     python train_wgan_completion.py train                       # paper defaults (celeb_a, 64 px)
     python train_wgan_completion.py train --gp                  # WGAN-GP
-    python train_wgan_completion.py complete --run-dir runs/train_wgan_completion --images samples \\
-        --mask center --out completions
 
-A bare `python train_wgan_completion.py [flags]` means `train`.
+A bare `python train_wgan_completion.py [flags]` means `train`. The completion, latent search in the
+trained prior (inpainters/latent.py: for damaged images y with hole mask M find z_hat = argmin_z
+L_contextual(z) + lambda * L_perceptual(z), paste G(z_hat) into the hole and Poisson-blend), is
+inpaint.py's command:
+
+    python inpaint.py latent --run-dir runs/train_wgan_completion --images samples --mask center --out completions
+
+The old spelling `python train_wgan_completion.py complete ...` still runs it for one release, with a note.
 """
 import argparse
 import itertools
@@ -216,8 +218,8 @@ def build(config, strategy):
     Call inside strategy.scope()."""
     flavour = wgan.flavour_of(config)
     schedule = schedule_of(config)
-    G = wgan.generator(config.z_dim, config.image_size, config.width)
-    D = wgan.critic(flavour, config.image_size, config.width)
+    models = wgan.networks(vars(config))               # the one builder (papers.networks)
+    G, D = models["generator"], models["discriminator"]
     g_opt, d_opt = make_optimizers(flavour, config.lr)
     counter = checkpoint.step_counter()
     step = make_train_step(G, D, g_opt, d_opt, counter, flavour, schedule, config.batch_size, config.z_dim,
@@ -262,14 +264,75 @@ def train(argv):
 
 
 def main(argv=None):
-    """`train [flags]` (or flags alone) trains; `complete [flags]` runs inpainters/latent.py's command."""
+    """`train [flags]` (or flags alone) trains; the old `complete [flags]` runs `inpaint.py latent` with a note."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "complete":
-        from inpainters import latent
-        return latent.main(argv[1:])
+    if argv and argv[0] == "complete":      # kept for one release
+        # A train script imports no user tool: inpaint.py runs as its own process.
+        import subprocess
+        from pathlib import Path
+        print('note: "train_wgan_completion.py complete" moved to "python inpaint.py latent ..."; running that',
+              file=sys.stderr)
+        return subprocess.call([sys.executable, str(Path(__file__).resolve().parent / "inpaint.py"), "latent",
+                                *argv[1:]])
     if argv and argv[0] == "train":
         argv = argv[1:]
     return train(argv)
+
+
+# ---------------------------------------------------------------- benchmark hooks (bench/)
+BENCH_N_CRITIC = 2      # bench/ and the tests: WGAN-GP with a constant n_critic (the paper's schedule: 5)
+
+
+def synthetic(cfg, strategy, recipe_fn):
+    """bench/steps.py: WGAN-GP with BENCH_N_CRITIC critic updates at bench size `cfg` (the registry's
+    bench sizes), built by recipe_fn(values) (build() on the parser defaults with `values` set). The
+    step pulls its real batches from an iterator: batch(i) is a dataset of the n_critic batches step i
+    reads, and `call` distributes it and hands the step its iterator."""
+    from training import synthetic as syn
+    s, bsz = cfg["image"], cfg["batch"]
+    recipe = recipe_fn(dict(gp=True, n_critic=BENCH_N_CRITIC, image_size=s, batch_size=bsz, width=cfg["width"],
+                            z_dim=cfg["z"]))
+    G, n = recipe.models["generator"], recipe.extras["schedule"]["n_critic"]
+
+    def batch(i):   # the n_critic real batches step i reads, as one dataset of [B,S,S,3] batches
+        flat = tf.concat([syn.images(i * n + k, bsz, s) for k in range(n)], 0)
+        return tf.data.Dataset.from_tensor_slices(flat).batch(bsz)
+
+    def call(i, ds=None):
+        ds = distribute.distribute_dataset(strategy, batch(i) if ds is None else ds)
+        out = recipe.step(iter(ds))
+        recipe.counter.assign_add(1)
+        return out
+
+    def feed(ds):   # the real pipeline: every step reads its n_critic batches from one iterator
+        it = iter(ds)
+        return lambda: recipe.step(it)
+
+    infer = lambda img: G(wgan.sample_z(tf.constant([0, 1], tf.int64), img.shape[0], cfg["z"]), training=False)
+    return dict(recipe=recipe, batch=batch, call=call, feed=feed, infer=infer, sample=lambda ds: next(iter(ds)),
+                images_per_step=n * bsz)
+
+
+def step_macs(models, config, forward_macs):
+    """bench/throughput.py: (MACs per example of one step of `config`, formula). Per critic update: G 1,
+    D on real 3, fake 3 (+ the gradient penalty's 5: forward, input gradient, double backprop); the G
+    update: G 3, D 2."""
+    g, d = forward_macs(models["generator"]), forward_macs(models["discriminator"])
+    n, k = schedule_of(argparse.Namespace(**config))["n_critic"], 11 if config.get("gp") else 6
+    return n * (g + k * d) + 3 * g + 2 * d, f"{n} x (G + {k} D) + 3 G + 2 D"
+
+
+def bench_pipeline(size, batch):
+    """bench/throughput.py: folder -> the real-image batches the step pulls (one per critic update)."""
+    return dict(dataset=lambda folder: real_batches(open_source(str(folder), "train"), size, batch, 0))
+
+
+def paper_step_rows():
+    """bench/paper_step.py: row suffix -> (what it runs, the flags that make it) at the registry's paper
+    bench size: the paper's WGAN (weight clipping, RMSProp) at its steady n_critic critic updates per
+    step (the warm-up's 100, on the first 25 steps and every 500th, are 17x the steady critic work)."""
+    n = CARD["n_critic"]
+    return {"": (f"WGAN (clipping), {n} critic + 1 G", dict(gp=False, loss="wasserstein", n_critic=n, warm_critic=n))}
 
 
 if __name__ == "__main__":

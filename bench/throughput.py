@@ -1,18 +1,21 @@
 """Throughput of every paper's training step, its input pipeline and its inference network.
 
     python -m bench.throughput --small                      # CPU: reduced widths and sizes (minutes)
+    python -m bench.throughput --size tiny --repeats 1      # plumbing check (tiny models, seconds a paper)
     python -m bench.throughput                              # paper resolution and batch size
     python -m bench.throughput --small --xla --mixed-precision bfloat16 --papers A,E
     python -m bench.throughput --data DIR_OF_JPEGS --json bench.json --markdown bench.md
 
-Per paper (bench/steps.py builds the REAL step of each train script at --small or paper size):
+Per registered paper (papers.LETTERS; bench/steps.py builds the REAL step of its train script at the
+registry's bench size, through the script's `synthetic` hook; its `step_macs` and `bench_pipeline`
+hooks give the FLOP count and the input pipeline):
   step        images/s of the training step alone on synthetic batches already in memory
               (after warm-up; median of --repeats timed steps, each ended by fetching the losses)
   full        images/s of the step fed by the real input pipeline (data/pipeline.py on a folder of
               JPEGs: decode + resize/crop + masks or blur + batching), median per step
   pipeline    images/s of the input pipeline alone (same dataset, nothing consumes it but a fetch)
   shards      the same pipeline reading the folder converted once by data/shards.py (decoded
-              images at the training size; E: full decoded images, since it takes random crops)
+              images at the training size, or full decoded images for a paper that takes random crops)
   infer       milliseconds per image of the inference network (batch = the training batch)
   GFLOP/step  ANALYTIC count: 2 x the multiply-accumulates of every Conv2D, Conv2DTranspose and
               Dense layer (from the layer shapes), times the passes each network makes in the step
@@ -32,18 +35,16 @@ Writes a markdown table (stdout and --markdown) and JSON (--json).
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from bench import steps
+from bench import report, steps
 from bench.flops import forward_macs, median_time
 from training import setup
 
@@ -65,36 +66,16 @@ def measure_peak(dtype=tf.float32, n=4096, repeats=5):
 
 # ----------------------------------------------------------------------------- FLOPs
 
-def _vgg_macs(layers, size):
-    from losses import perceptual
-    return forward_macs(perceptual.vgg19_features(layers, weights=None, input_shape=(size, size, 3)))
-
-
-def step_flops(paper, built):
-    """Analytic FLOPs of one training step (the whole global batch) of a Built, and the formula."""
-    import train_deblur
-    import train_iizuka
-    m, b, s = built.models, built.batch_size, built.image_size
-    if paper == "A":      # stage 3: G trained (3), VGG on pred (2) + target (1), D on real (3) and fake (3 + 1)
-        g, d, v = forward_macs(m["G"]), forward_macs(m["D"]), _vgg_macs(train_iizuka.VGG_LAYERS, s)
-        per, text = 3 * g + 3 * v + 7 * d, "3 G + 3 VGG(relu3_1) + 7 D"
-    elif paper == "B":    # D update: G fwd 1, D real 3 + fake 3; G update: G 3, D 2 (fwd + input grad)
-        g, d = forward_macs(m["G"]), forward_macs(m["D"])
-        per, text = 4 * g + 8 * d, "4 G + 8 D"
-    elif paper == "C":    # per critic update: G 1, D real 3, fake 3, GP 5 (fwd, input grad, double backprop); G update 3 G + 2 D
-        g, d, n = forward_macs(m["G"]), forward_macs(m["D"]), steps.N_CRITIC
-        per, text = n * (g + 11 * d) + 3 * g + 2 * d, f"{n} x (G + 11 D) + 3 G + 2 D"
-    elif paper == "D":    # encoder+decoder 3, D real 3 + fake 3 + 1 (gradient to G)
-        g, d = forward_macs(m["enc"]) + forward_macs(m["dec"]), forward_macs(m["D"])
-        per, text = 3 * g + 7 * d, "3 (enc + dec) + 7 D"
-    else:                 # 2 D updates (G 1, D 6 each), G update: G 3, D 2, VGG pred 2 + sharp 1
-        from models import deblur       # G is fully convolutional (no fixed size): its own per-pixel count
-        g = deblur.generator_macs_per_pixel(built.cfg["filters"], built.cfg["blocks"]) * s * s
-        d = forward_macs(m["D"])
-        v = _vgg_macs(train_deblur.VGG_LAYERS, s) if built.cfg["variant"] == "nonbn_res_l" else 0
-        k = train_deblur.D_UPDATES
-        per, text = k * (g + 6 * d) + 3 * g + 2 * d + 3 * v, f"{k} x (G + 6 D) + 3 G + 2 D + 3 VGG(pool5)"
-    return 2 * per * b, text + " forward passes per example, x 2 FLOPs/MAC x batch"
+def step_flops(built):
+    """Analytic FLOPs of one training step (the whole global batch) of a Built, and the formula: the
+    train script's step_macs(models, config, forward_macs) hook counts the passes of its step through
+    each network (`models`: the recipe's and the Keras models among its extras, e.g. its VGG;
+    `forward_macs(model)`: bench/flops.py's count at the step's image size)."""
+    import papers
+    nets = dict(built.models, **{k: v for k, v in built.extras.items() if isinstance(v, keras.Model)})
+    macs = lambda model: forward_macs(model, built.image_size)
+    per, text = papers.train_module(built.paper).step_macs(nets, built.config, macs)
+    return 2 * per * built.batch_size, text + " forward passes per example, x 2 FLOPs/MAC x batch"
 
 
 # ----------------------------------------------------------------------------- input pipeline
@@ -121,34 +102,18 @@ def make_jpeg_folder(folder, n=64, height=240, width=320):
     return folder
 
 
-def pipeline(paper, folder, size, batch):
-    """The paper's real training dataset (data/pipeline.py via the script's own helper)."""
-    from data.pipeline import deblur_batches, inpainting_batches
-    from data.sources import open_source
-    source = open_source(str(folder), "train")
-    if paper == "A":
-        local = max(size // 2, 8)
-        return inpainting_batches(source, size, batch, "glcic", 0, local=local, hole_min=local // 4,
-                                  hole_max=local * 3 // 4)
-    if paper == "B":
-        import train_unsupervised as B
-        damaged, real, _ = B.split_halves(str(folder))
-        return B.training_batches(damaged, real, size, batch, 0)
-    if paper == "C":
-        import train_wgan_completion as C
-        return C.real_batches(source, size, batch, 0)
-    if paper == "D":
-        return inpainting_batches(source, size, batch, "center", 0)
-    import train_deblur as E
-    args = SimpleNamespace(d_updates=E.D_UPDATES, image_size=size, batch_size=batch, seed=0, blur="mixed",
-                           sigma_range=list(E.SIGMA_RANGE))
-    return E.training_batches(source, args)(0)
+def pipeline(paper, size, batch):
+    """The paper's real training input (data/pipeline.py via the train script's bench_pipeline hook):
+    dict(dataset=folder -> tf.data.Dataset, per_element=training images one element holds per example
+    (1; E: d_updates + 1 crops), shards=how data/shards.py resizes the folder for it ("crop" or "none"))."""
+    import papers
+    return dict(dict(per_element=1, shards="crop"), **papers.train_module(paper).bench_pipeline(size, batch))
 
 
-def prepared_folder(folder, paper, size):
-    """The bench's JPEG folder converted once by data/shards.py, as the paper would train on it."""
+def prepared_folder(folder, resize, size):
+    """The bench's JPEG folder converted once by data/shards.py (`resize`: "crop" to size x size, or
+    "none": whole decoded photos, for a paper that takes random crops)."""
     from data import shards
-    resize = "none" if paper == "E" else "crop"
     out = Path(tempfile.gettempdir()) / "bench_shards" / f"{Path(folder).name}-{resize}{size if resize == 'crop' else ''}"
     shards.convert(str(folder), out, size if resize == "crop" else None, resize, progress=False)
     return out
@@ -161,13 +126,6 @@ def gpu_rates(path):
     data = json.loads(Path(path).read_text())
     where = f"measured: {data['meta']['device'].split(' (')[0]}, {data['meta']['precision']}, JAX proxy"
     return {r["paper"]: (r["step_images_per_s"], where) for r in data["rows"]}
-
-
-def images_per_element(paper):
-    """Training images one pipeline element holds per example (C: a batch per critic update,
-    E: d_updates + 1 crops per example)."""
-    import train_deblur as E
-    return {"E": E.D_UPDATES + 1}.get(paper, 1)
 
 
 def measure_pipeline(ds, batch, per_element, repeats):
@@ -184,11 +142,10 @@ def measure_pipeline(ds, batch, per_element, repeats):
 # ----------------------------------------------------------------------------- one paper
 
 def bench_paper(paper, args, folder, peak, log):
-    size = "small" if args.small else "paper"
+    size = args.size
     built = steps.build(paper, size, args.mixed_precision, args.xla, vgg_weights=None)
     b, s = built.batch_size, built.image_size
-    per_el = images_per_element(paper)
-    imgs_per_step = b * (steps.N_CRITIC if paper == "C" else per_el)   # real images a step consumes
+    imgs_per_step = built.images_per_step              # real images a step consumes
     batches = [built.batch(i) for i in range(2)]
     counter = iter(range(10 ** 9))
 
@@ -197,24 +154,18 @@ def bench_paper(paper, args, folder, peak, log):
         return [v.numpy() for v in built.call(i, batches[i % 2]).values()]
 
     t_step = median_time(run_step, args.repeats, warmup=2)
-    flops, formula = step_flops(paper, built)
+    flops, formula = step_flops(built)
 
-    ds = pipeline(paper, folder, s, b)
-    if paper == "C":
-        it = iter(ds)
-        full = lambda: [v.numpy() for v in built.step(it).values()]
-    else:
-        it = iter(ds)
-        full = lambda: [v.numpy() for v in built.step(next(it)).values()]
-    t_full = median_time(full, args.repeats, warmup=2)
-    pipe = measure_pipeline(pipeline(paper, folder, s, b), b, per_el, args.repeats)
-    pipe_shards = measure_pipeline(pipeline(paper, prepared_folder(folder, paper, s), s, b), b, per_el,
+    feed = pipeline(paper, s, b)
+    per_el = feed["per_element"]
+    full_step = built.feed(feed["dataset"](folder))
+    t_full = median_time(lambda: [v.numpy() for v in full_step().values()], args.repeats, warmup=2)
+    pipe = measure_pipeline(feed["dataset"](folder), b, per_el, args.repeats)
+    pipe_shards = measure_pipeline(feed["dataset"](prepared_folder(folder, feed["shards"], s)), b, per_el,
                                    args.repeats)
     best_per_core = max(pipe, pipe_shards) / os.cpu_count()
 
-    img = batches[0]
-    img = (img["image"] if paper in ("A", "D") else img["damaged"] if paper == "B" else
-           img["blurred"][:, 0] if paper == "E" else _first_batch(img))
+    img = built.sample(batches[0])
     infer = tf.function(built.infer)
     t_inf = median_time(lambda: infer(img).numpy(), args.repeats)
     step_rate = imgs_per_step / t_step
@@ -222,7 +173,7 @@ def bench_paper(paper, args, folder, peak, log):
     measured = gpu_rates(args.gpu_json).get(paper) if size == "paper" else None
     if measured:
         gpu_rate, gpu_source = measured
-    row = dict(paper=paper, name=steps.NAMES[paper], size=size, image=s, batch=b, images_per_step=imgs_per_step,
+    row = dict(paper=paper, name=built.name, size=size, image=s, batch=b, images_per_step=imgs_per_step,
                step_images_per_s=step_rate, full_images_per_s=imgs_per_step / t_full, pipeline_images_per_s=pipe,
                infer_ms_per_image=1e3 * t_inf / b, gflop_per_step=flops / 1e9, flop_count="analytic per layer",
                flop_formula=formula, achieved_tflops=flops / t_step / 1e12,
@@ -230,14 +181,10 @@ def bench_paper(paper, args, folder, peak, log):
                shards_images_per_s=pipe_shards, shards_over_step=pipe_shards / step_rate,
                gpu_images_per_s=gpu_rate, gpu_source=gpu_source, cores=os.cpu_count(),
                pipeline_images_per_s_per_core=best_per_core, gpu_cores_needed=gpu_rate / best_per_core)
-    log(f"{paper}: step {step_rate:.1f} img/s, full {row['full_images_per_s']:.1f}, pipeline {pipe:.1f}, "
+    log(f"{built.name}: step {step_rate:.1f} img/s, full {row['full_images_per_s']:.1f}, pipeline {pipe:.1f}, "
         f"shards {pipe_shards:.1f}, "
         f"{row['gflop_per_step']:.2f} GFLOP/step, {100 * row['fraction_of_peak']:.1f}% of peak")
     return row
-
-
-def _first_batch(ds):
-    return next(iter(ds))
 
 
 # ----------------------------------------------------------------------------- output
@@ -250,7 +197,7 @@ def markdown(rows, meta):
            "| infer ms/img | GFLOP/step | % peak | GPU need img/s | cores to feed it |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['paper']} {r['name']} | {r['image']} px, {r['batch']} | {r['step_images_per_s']:.1f} | "
+        out.append(f"| {r['name']} | {r['image']} px, {r['batch']} | {r['step_images_per_s']:.1f} | "
                    f"{r['full_images_per_s']:.1f} | {r['pipeline_images_per_s']:.0f} / {r['shards_images_per_s']:.0f} | "
                    f"{r['pipe_over_step']:.1f}x / {r['shards_over_step']:.1f}x | "
                    f"{r['infer_ms_per_image']:.2f} | {r['gflop_per_step']:.2f} | {100 * r['fraction_of_peak']:.1f} | "
@@ -258,20 +205,13 @@ def markdown(rows, meta):
     return "\n".join(out)
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--small", action="store_true", help="reduced widths and sizes for a CPU (bench/steps.py SIZES)")
-    p.add_argument("--papers", default="A,B,C,D,E", help="comma-separated letters (default: %(default)s)")
+    p.add_argument("--size", choices=steps.SIZE_NAMES, default="paper",
+                   help="the registry's bench size (papers.py `bench`): tiny (seconds, a plumbing check), small "
+                        "(reduced widths and sizes for a CPU) or paper (default: %(default)s)")
+    p.add_argument("--small", dest="size", action="store_const", const="small", help="= --size small")
+    p.add_argument("--papers", default=None, help="comma-separated paper letters (default: every registered paper)")
     p.add_argument("--mixed-precision", choices=tuple(setup.POLICIES), default="off")
     p.add_argument("--xla", action="store_true")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions, median (default: %(default)s)")
@@ -283,31 +223,27 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="write the rows and the machine here")
     p.add_argument("--markdown", default=None, help="write the table here")
     args = p.parse_args(argv)
-    papers = [x.strip().upper() for x in args.papers.split(",") if x.strip()]
-    bad = [x for x in papers if x not in steps.PAPERS]
+    registered = steps.PAPERS
+    letters = [x.strip().upper() for x in args.papers.split(",") if x.strip()] if args.papers else list(registered)
+    bad = [x for x in letters if x not in registered]
     if bad:
         from errors import UserError
-        raise UserError(f"--papers takes letters among {','.join(steps.PAPERS)}, not {','.join(bad)}")
+        raise UserError(f"--papers takes letters among {','.join(registered)}, not {','.join(bad)}")
     folder = Path(args.data) if args.data else make_jpeg_folder(Path(tempfile.gettempdir()) / "bench_jpegs")
     gpus = tf.config.list_physical_devices("GPU")
-    machine = (f"{len(gpus)} GPU(s) {tf.config.experimental.get_device_details(gpus[0]).get('device_name', '')}"
-               if gpus else f"{os.cpu_count()}-core CPU, {cpu_model()}")
+    machine = report.machine(tf.config.experimental.get_device_details(g).get("device_name", "") for g in gpus)
     peak = measure_peak(tf.bfloat16 if args.mixed_precision != "off" else tf.float32)
     log = lambda m: print(m, file=sys.stderr, flush=True)
     log(f"peak: {peak}")
     rows = []
-    for paper in papers:
+    for paper in letters:
         rows.append(bench_paper(paper, args, folder, peak, log))
         keras.backend.clear_session()
     setup.set_precision("off")
-    meta = dict(machine=machine, mixed_precision=args.mixed_precision, xla=args.xla, small=args.small, peak=peak,
-                data=str(folder), tensorflow=tf.__version__, gpu_tflops_assumed=args.gpu_tflops)
-    table = markdown(rows, meta)
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table + "\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    meta = dict(machine=machine, mixed_precision=args.mixed_precision, xla=args.xla, size=args.size,
+                small=args.size == "small", peak=peak, data=str(folder), tensorflow=tf.__version__,
+                gpu_tflops_assumed=args.gpu_tflops)
+    report.publish(markdown(rows, meta), meta, rows, args.markdown, args.json)
     return 0
 
 

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2
 import numpy as np
 
-import evaluate
+from evaluation import common, protocol
 from blend import poisson_blend
 from data.evalsets import MaskBank
 from data.masks import make_mask
@@ -30,26 +30,26 @@ def main(out):
     out = Path(out)
     res = {}
     src = open_source("samples", "test")
-    ims = evaluate.load_eval_images(src, 128, len(src), "D images")
+    ims = protocol.load_eval_images(src, 128, len(src), "D images")
     hole = make_mask("center", [0, 0], 128, 128, side=64)[0].numpy()[..., 0] > 0.5
     holes = np.repeat(hole[None], len(ims), 0)
     rows = {"mean fill": [mean_fill(i, h) for i, h in zip(ims, holes)],
-            "OpenCV Telea": [evaluate.classical_inpaint("telea", i, h) for i, h in zip(ims, holes)]}
+            "OpenCV Telea": [common.classical_inpaint("telea", i, h) for i, h in zip(ims, holes)]}
     for m in ("ours(l_rec)", "ours(l_rec + l_adv)"):
-        files = sorted((out / "table_D" / "images" / "D_set5" / evaluate.slug(m)).glob("*.png"))
+        files = sorted((out / "table_D" / "images" / "D_set5" / common.slug(m)).glob("*.png"))
         if files:
             rows[m] = [cv2.imread(str(f))[..., ::-1] for f in files]
     masks = holes[..., None].astype(np.float32)
-    res["D"] = {k: evaluate.means(evaluate.score(v, list(ims), masks)) for k, v in rows.items()}
-    ims64 = evaluate.load_eval_images(src, 64, len(src), "A images")
+    res["table_D_centre"] = {k: common.means(protocol.score(v, list(ims), masks)) for k, v in rows.items()}
+    ims64 = protocol.load_eval_images(src, 64, len(src), "A images")
     for kind in ("glcic", "center"):
         bank = MaskBank.load(out / "mask_banks" / kind)
         hs = np.asarray(bank.masks)[:len(ims64), ..., 0] > 0.5
         mk = hs[..., None].astype(np.float32)
         mf = [mean_fill(i, h) for i, h in zip(ims64, hs)]
         blended = [poisson_blend(m, i, h) for m, i, h in zip(mf, ims64, hs)]
-        res[f"A_{kind}"] = {"mean fill": evaluate.means(evaluate.score(mf, list(ims64), mk)),
-                            "mean fill + blend": evaluate.means(evaluate.score(blended, list(ims64), mk))}
+        res[f"A_{kind}"] = {"mean fill": common.means(protocol.score(mf, list(ims64), mk)),
+                            "mean fill + blend": common.means(protocol.score(blended, list(ims64), mk))}
     (out / "meanfill.json").write_text(json.dumps(res, indent=1))
     for table, methods in res.items():
         for name, f in methods.items():

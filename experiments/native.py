@@ -20,7 +20,6 @@ def main(argv=None):
     p.add_argument("--hole-max", type=int, default=24)
     p.add_argument("--holes", type=int, default=4, help="holes per photo and size")
     a = p.parse_args(argv)
-    import inpaint
     import inpainters
     from data import heldout
     from metrics import psnr
@@ -39,12 +38,12 @@ def main(argv=None):
                 hole = np.zeros((side, side), bool)
                 hole[top:top + hh, left:left + ww] = True
                 for name in ("model", "native"):
-                    out = inpaint.complete(model, image, hole, blend=False, resolution=name)
+                    out = inpainters.complete(model, image, hole, blend=False, resolution=name)
                     scores[name].append(float(psnr(out, image, mask=hole[..., None])))
                 scores["mean fill"].append(float(psnr(heldout.mean_fill(image, hole), image, mask=hole[..., None])))
                 # the same crop native mode gives the network: the mean of ITS known pixels (a local mean)
                 ys, xs = np.nonzero(hole)
-                margin = max(inpaint.NATIVE_MARGIN, int(max(hh, ww)))
+                margin = max(inpainters.NATIVE_MARGIN, int(max(hh, ww)))
                 y0, x0 = max(ys.min() - margin, 0), max(xs.min() - margin, 0)
                 y1, x1 = min(ys.max() + 1 + margin, side), min(xs.max() + 1 + margin, side)
                 local = image.copy()

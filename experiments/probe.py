@@ -5,7 +5,8 @@ baselines. One model per call, same seed, same held-out set: change one thing be
     python -m experiments.probe E OUT --steps 60 -- --variant nonbn_res --filters 8
     python -m experiments.probe D OUT --steps 200 -- --width 8 --rec-only
     python -m experiments.probe A OUT --steps 120 20 60 -- --width 8
-    python -m experiments.probe B|C OUT --steps 200 -- --width 16 --image-size 32
+    python -m experiments.probe B OUT --steps 200 -- --width 16 --image-size 32
+    python -m experiments.probe C OUT --steps 200 -- --loss bce --width 16 --image-size 32
 
 Writes OUT/result.json (figures, wall time) and OUT/grid.png (rows: input, baselines, model,
 truth) and prints one line. Inpainting is scored at the model's size with the centre square
@@ -23,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+import papers
 from data import heldout
 
 QUIET = ["--log-every", "50", "--save-every", "100000", "--image-every", "100000"]
@@ -37,17 +39,16 @@ def _grid(rows, path, n=6):
     write_png(path, image_grid({k: np.stack(v[:n]) for k, v in rows.items()}, max_examples=n))
 
 
-def deblur(out, steps, extra, seed=0):
+def deblur(paper, out, steps, extra, seed=0):
     import tensorflow as tf
-    import evaluate
-    import train_deblur
+    from evaluation import common, protocol
     from data import degrade, pipeline
     from data.masks import example_seed
     from data.preprocess import to_float, to_uint8
     from sharpen import load_generator, sharpen_array
     t = time.time()
-    if not (out / "run" / "export" / "generator.keras").exists():
-        train_deblur.main(_base(out) + ["--steps", str(steps)] + extra)
+    if not (out / "run" / "export" / paper.export).exists():
+        papers.train_module(paper.letter).main(_base(out) + ["--steps", str(steps)] + extra)
     train_s = time.time() - t
     G = load_generator(out / "run")
     tiles = heldout.deblur_tiles(128)
@@ -55,70 +56,63 @@ def deblur(out, steps, extra, seed=0):
     sharp = [im for _, im in tiles]
     blurred = [to_uint8(degrade.random_blur(example_seed(base, tf.constant(i, tf.int64)), to_float(im), "mixed",
                                             padding="reflect")[0]).numpy() for i, im in enumerate(sharp)]
-    rows = {"blurred": blurred, "unsharp": [evaluate.unsharp_mask(b) for b in blurred],
+    rows = {"blurred": blurred, "unsharp": [common.unsharp_mask(b) for b in blurred],
             "model": [sharpen_array(G, b) for b in blurred], "sharp": sharp}
-    res = {k: evaluate.means(evaluate.score(v, sharp)) for k, v in rows.items() if k != "sharp"}
+    res = {k: common.means(protocol.score(v, sharp)) for k, v in rows.items() if k != "sharp"}
     _grid(rows, out / "grid.png")
     return res, train_s
 
 
 def inpaint(paper, out, steps, extra, size):
-    import evaluate
+    """Train paper `paper` (a papers.Paper) unless done, then score it on the held-out photos."""
+    from evaluation import common, protocol
     from data.evalsets import MaskBank
     from data.masks import glcic_kw, make_mask
+    from inpainters import load_inpainter
     t = time.time()
-    if paper == "D":
-        import train_context_encoder as m
-        marker = out / "run" / "export" / "inpainter.keras"
-        if not marker.exists():
-            m.main(_base(out) + ["--steps", str(steps[0])] + extra)
-    elif paper == "A":
-        import train_iizuka as m
-        if os.environ.get("PROBE_A_LAST_INIT"):   # experiment only: the residual's last conv init
-            m.iizuka.LAST_INIT = os.environ["PROBE_A_LAST_INIT"]
-        if os.environ.get("PROBE_A_ADAM"):   # experiment only: Adam(lr) instead of Adadelta
-            import keras
-            lr = float(os.environ["PROBE_A_ADAM"])
-            m.keras.optimizers.Adadelta = lambda *a, **k: keras.optimizers.Adam(lr, beta_1=0.5)
-        for k in (1, 2, 3)[:len(steps)]:
-            if not (out / "run" / "export" / f"stage{k}.keras").exists():
+    m = papers.train_module(paper.letter)
+    run, exported = out / "run", out / "run" / "export"
+    if os.environ.get("PROBE_A_LAST_INIT"):   # experiment only (paper A): the residual's last conv init
+        m.iizuka.LAST_INIT = os.environ["PROBE_A_LAST_INIT"]
+    if os.environ.get("PROBE_A_ADAM"):   # experiment only (paper A): Adam(lr) instead of Adadelta
+        import keras
+        lr = float(os.environ["PROBE_A_ADAM"])
+        m.keras.optimizers.Adadelta = lambda *a, **k: keras.optimizers.Adam(lr, beta_1=0.5)
+    stages = sorted(k for k in paper.exports if k.startswith("stage"))      # paper A: one call per stage
+    if stages:
+        for k, stage in enumerate(stages[:len(steps)], 1):
+            if not (exported / paper.exports[stage]).exists():
                 m.main(_base(out) + ["--stage", str(k), "--steps", str(steps[k - 1])] + extra)
-    elif paper == "B":
-        import train_unsupervised as m
-        if not (out / "run" / "export" / "inpainter.keras").exists():
-            m.main(_base(out) + ["--steps", str(steps[0])] + extra)
-    else:
-        import train_wgan_completion as m
-        if not (out / "run" / "ckpt").exists():
-            m.main(["train", "--loss", "bce"] + _base(out) + ["--steps", str(steps[0])] + extra)
+    elif not ((exported / paper.export).exists() if paper.export else (run / "ckpt").exists()):
+        m.main(_base(out) + ["--steps", str(steps[0])] + extra)
     train_s = time.time() - t
     images = [im for _, im in heldout.inpainting_images(size)]
     n = len(images)
-    if paper == "D":
+    if paper.card.get("mask") == "center":                  # paper D: its centre square
         hole = make_mask("center", [0, 0], size, size, side=size // 2)[0].numpy()[..., 0] > 0.5
         holes = np.repeat(hole[None], n, axis=0)
     else:
-        bank = MaskBank.generate("glcic", n, size, size, [0, evaluate.MASK_SEED], **glcic_kw(size))
+        bank = MaskBank.generate("glcic", n, size, size, [0, common.MASK_SEED], **glcic_kw(size))
         holes = np.asarray(bank.masks)[..., 0] > 0.5
     models = {}
-    if paper == "A":
-        for k in (1, 3)[:1 if len(steps) == 1 else 2]:
-            models[f"stage{k}"] = evaluate._inpainter_loader(out / "run" / "export" / f"stage{k}.keras")
-    elif paper == "C":
-        models["model"] = evaluate._dcgan_loader(200)(out / "run")
+    if stages:                                              # the first stage and the last one trained
+        for stage in dict.fromkeys((stages[0], stages[:len(steps)][-1])):
+            models[stage] = load_inpainter(exported / paper.exports[stage])
+    elif paper.inpainter:                                   # a search (paper C): 200 iterations
+        models["model"] = load_inpainter(run, iterations=200, progress=False)
     else:
-        models["model"] = evaluate._inpainter_loader(out / "run")
+        models["model"] = load_inpainter(run)
     rows = {"input": [np.where(h[..., None], 255, im).astype(np.uint8) for im, h in zip(images, holes)],
             "mean fill": [heldout.mean_fill(im, h) for im, h in zip(images, holes)],
-            "telea": [evaluate.classical_inpaint("telea", im, h) for im, h in zip(images, holes)]}
+            "telea": [common.classical_inpaint("telea", im, h) for im, h in zip(images, holes)]}
     from blend import poisson_blend
     rows["mean fill+blend"] = [poisson_blend(m_, im, h) for m_, im, h in zip(rows["mean fill"], images, holes)]
     for name, model in models.items():
-        rows[name] = list(evaluate.complete_batch(model, np.stack(images), holes, blend=False))
-        rows[name + "+blend"] = list(evaluate.complete_batch(model, np.stack(images), holes, blend=True))
+        rows[name] = list(protocol.complete_batch(model, np.stack(images), holes, blend=False))
+        rows[name + "+blend"] = list(protocol.complete_batch(model, np.stack(images), holes, blend=True))
     rows["truth"] = images
     masks = holes[..., None].astype(np.float32)
-    res = {k: evaluate.means(evaluate.score(v, images, masks)) for k, v in rows.items() if k not in ("input", "truth")}
+    res = {k: common.means(protocol.score(v, images, masks)) for k, v in rows.items() if k not in ("input", "truth")}
     _grid(rows, out / "grid.png")
     return res, train_s
 
@@ -128,7 +122,7 @@ def main(argv=None):
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser()
-    p.add_argument("paper", choices=list("ABCDE"))
+    p.add_argument("paper", choices=list(papers.LETTERS))
     p.add_argument("out")
     p.add_argument("--steps", type=int, nargs="+", required=True)
     p.add_argument("--size", type=int, default=32, help="inpainting evaluation size (the model's)")
@@ -140,16 +134,18 @@ def main(argv=None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t = time.time()
-    if a.paper == "E":
-        res, train_s = deblur(out, a.steps[0], extra)
+    paper = papers.PAPERS[a.paper]
+    deblurs = paper.task == "deblur"
+    if deblurs:
+        res, train_s = deblur(paper, out, a.steps[0], extra)
     else:
-        res, train_s = inpaint(a.paper, out, a.steps, extra, a.size)
+        res, train_s = inpaint(paper, out, a.steps, extra, a.size)
     result = dict(paper=a.paper, steps=a.steps, extra=extra, train_s=round(train_s, 1),
                   wall_s=round(time.time() - t, 1), figures=res)
     (out / "result.json").write_text(json.dumps(result, indent=1))
-    key = "psnr" if a.paper == "E" else "psnr_hole"
+    key = "psnr" if deblurs else "psnr_hole"
     print(f"RESULT {a.paper} {out.name} train {train_s:.0f}s | " + " | ".join(
-        f"{k} {v[key]:.2f}/{v['ssim' if a.paper == 'E' else 'ssim_hole']:.3f}" for k, v in res.items()))
+        f"{k} {v[key]:.2f}/{v['ssim' if deblurs else 'ssim_hole']:.3f}" for k, v in res.items()))
 
 
 if __name__ == "__main__":

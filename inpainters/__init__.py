@@ -9,10 +9,12 @@ completes by latent search in its trained prior (inpainters/latent.py).
 import importlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 import papers
 import rundir
+from blend import poisson_blend
 from errors import UserError
 
 _IMPORT_ERRORS = {}
@@ -83,8 +85,9 @@ class Inpainter:
         return np.concatenate(out, axis=0)
 
 
-def load_inpainter(path):
-    """A .keras file, or a run directory (its config.json names the paper) -> an Inpainter."""
+def load_inpainter(path, **search):
+    """A .keras file, or a run directory (its config.json names the paper) -> an Inpainter.
+    `search`: settings for a paper whose inpainter is a search, not an export (paper C: iterations=)."""
     path = Path(path)
     if path.is_dir():
         try:
@@ -92,10 +95,9 @@ def load_inpainter(path):
         except UserError as e:
             raise UserError(f"{e}; or pass the exported .keras file instead") from None
         paper = papers.PAPERS.get(config.get("paper"))
-        if paper is not None and not paper.export:     # paper C: latent search in the trained prior
-            from inpainters.latent import latent_inpainter
-            return latent_inpainter(str(path))
-        file = papers.INPAINTER
+        if paper is not None and paper.inpainter:     # the paper's own inpainter (C: latent search in its prior)
+            return papers.hook(paper.inpainter)(str(path), **search)
+        file = paper.exports.get("inpainter", papers.INPAINTER) if paper is not None else papers.INPAINTER
         exported = rundir.export_path(path, file)
         if not exported.is_file():
             raise UserError(f"{path} has no {rundir.EXPORT}/{file}; finish a training stage in that run "
@@ -111,3 +113,79 @@ def load_inpainter(path):
         broken = "; ".join(f"{k} ({v[:80]})" for k, v in _IMPORT_ERRORS.items())
         raise UserError(f"{e}" + (f" [modules that failed to import: {broken}]" if broken else "")) from None
     return Inpainter(model, name=path.stem)
+
+
+# ----------------------------------------------------------------------------- one photo, any size
+def check_hole(hole, what="the mask"):
+    """bool hole [H, W] -> itself; no hole or all hole -> UserError naming `what` (inpaint.py, app.py)."""
+    if not hole.any():
+        raise UserError(f"{what} has no hole (no white pixels): paint the region to fill in white")
+    if hole.all():
+        raise UserError(f"{what} is all hole: leave some of the image known (black in the mask)")
+    return hole
+
+
+def to_model_size(image, hole, size):
+    """The image and mask at size x size. The image is averaged over KNOWN pixels only (area
+    resampling of image * known, divided by that of known), and every small pixel that any hole
+    pixel touches is a hole, so the hole's content never reaches the network."""
+    known = (~hole).astype(np.float32)
+    small_known = cv2.resize(known, (size, size), interpolation=cv2.INTER_AREA)
+    weighted = cv2.resize(image.astype(np.float32) * known[..., None], (size, size), interpolation=cv2.INTER_AREA)
+    small_hole = small_known < 1.0 - 1e-4
+    small = weighted / np.maximum(small_known, 1e-6)[..., None]
+    small[small_hole] = 0.0
+    return small / 127.5 - 1.0, small_hole.astype(np.float32)[..., None]
+
+
+NATIVE_MARGIN = 64   # [choice] native resolution: context kept around the hole's box, in pixels (at least)
+RESOLUTIONS = ("auto", "model", "native")
+# [choice, measured] "auto" (the default): native where the network is fully convolutional (paper A), model
+# for B, C, D. On the 3 held-out photos at 256 and 384 px, 24 holes of the demo's training size (12-24 px),
+# the demo's paper-A model (64 px, residual output) fills holes at 16.95 dB native against 14.48 dB model
+# (python -m experiments.native; docs/papers/A.md "Native resolution").
+
+
+def native_prediction(inpainter, image, hole):
+    """uint8 [H,W,3] prediction of a fully convolutional network run at the photo's own resolution,
+    on a crop around the hole (its box plus max(NATIVE_MARGIN, box side) of context), reflect-padded
+    to a multiple of 4; pixels outside the crop are the input's own."""
+    ys, xs = np.nonzero(hole)
+    side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+    margin = max(NATIVE_MARGIN, int(side))
+    y0, y1 = max(ys.min() - margin, 0), min(ys.max() + 1 + margin, hole.shape[0])
+    x0, x1 = max(xs.min() - margin, 0), min(xs.max() + 1 + margin, hole.shape[1])
+    crop, crop_hole = image[y0:y1, x0:x1].astype(np.float32), hole[y0:y1, x0:x1]
+    pad = ((0, -crop.shape[0] % 4), (0, -crop.shape[1] % 4))
+    x = np.pad(crop / 127.5 - 1.0, pad + ((0, 0),), mode="reflect")
+    m = np.pad(crop_hole, pad, mode="constant").astype(np.float32)[..., None]
+    x[m[..., 0] > 0] = 0.0                           # the hole's content never reaches the network
+    pred = inpainter.predict_any_size(x, m)[:crop.shape[0], :crop.shape[1]]
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.clip(np.rint((pred + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return out
+
+
+def complete(inpainter, image, hole, blend=True, resolution="auto"):
+    """uint8 image [H, W, 3] + bool hole [H, W] -> uint8 [H, W, 3] with the known pixels unchanged.
+
+    resolution "model": the photo goes to the network's size and the prediction comes back by a cubic
+    resize; "native": a fully convolutional network (paper A) runs at the photo's own size on a crop
+    around the hole (an inpainter without that ability -> UserError); "auto": native where possible."""
+    height, width = hole.shape
+    can = hasattr(inpainter, "any_size") and inpainter.any_size() is not None
+    native = resolution in ("native", "auto") and can
+    if resolution == "native" and not can:
+        raise UserError(f"{inpainter.name} squeezes the image into a fixed-size code, so it only runs at its "
+                        f"own {inpainter.image_size}x{inpainter.image_size}: use --resolution model")
+    if native:
+        big = native_prediction(inpainter, image, hole)
+    else:
+        small, small_hole = to_model_size(image, hole, inpainter.image_size)
+        pred = inpainter.predict(small[None], small_hole[None])[0]
+        big = cv2.resize(np.asarray(pred, np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+        big = np.clip(np.rint((big + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    out = np.where(hole[..., None], big, image)
+    if blend:
+        out = poisson_blend(out, image, hole)
+    return out

@@ -7,7 +7,7 @@ For damaged images y with hole mask M (1 = hole) find
                     = -D(G(z))           for a WGAN critic (log(1 - D) is undefined there)
 by Adam (lr 0.01) on z, 1,500 iterations, z clipped to [-1, 1]; then paste G(z_hat) into the
 hole and Poisson-blend. `LatentInpainter` is an Inpainter (inpaint.py, evaluate.py); `main` is
-the batch command `python train_wgan_completion.py complete`, which writes real / masked /
+the batch command `python inpaint.py latent` (inpainters/latent_command.py), which writes real / masked /
 completed PNGs (Yeh's figure 1).
 """
 import collections
@@ -23,12 +23,9 @@ from tqdm import tqdm
 import papers
 import rundir
 from errors import UserError
-import cliargs
-from cliargs import positive_float, positive_int, seed_int
 from losses.adversarial import EPSILON
 from losses.pixel import contextual_loss
 from models import wgan
-from training.flags import print_config
 
 PAPER = "C"
 CARD = papers.PAPERS[PAPER].card     # the latent search's defaults: Adam 0.01, 1,500 iterations, lambda 0.003
@@ -102,9 +99,8 @@ def load_trained(run_dir):
                         f"`python train_wgan_completion.py train --run-dir {run_dir}`")
     if config.get("paper") != PAPER:
         raise UserError(f"{run_dir} is a paper {config.get('paper')} run, not a paper C (WGAN) run")
-    flavour = wgan.flavour_of(config)
-    G = wgan.generator(config["z_dim"], config["image_size"], config["width"])
-    D = wgan.critic(flavour, config["image_size"], config["width"])
+    nets = papers.networks(config)            # the builder train_wgan_completion.py trains with
+    G, D = nets["generator"], nets["discriminator"]
     restore_from(run_dir, generator=G, discriminator=D)
     return G, D, config
 
@@ -167,96 +163,4 @@ def latent_inpainter(run_dir, iterations=1500, lam=0.003, weighted=False, seed=0
     return LatentInpainter(run_dir, iterations, lam, weighted, seed, **kw)
 
 
-# ============================================================================ the complete command
-
-def build_parser():
-    p = cliargs.ArgumentParser(prog="train_wgan_completion.py complete",
-                                description="Complete damaged images by latent search in a trained paper-C run.")
-    p.add_argument("--run-dir", default="runs/train_wgan_completion", help="the trained run (default: %(default)s)")
-    p.add_argument("--images", default="samples",
-                   help="a folder of images, or 'samples' (scikit-image's held-out photos) (default: %(default)s)")
-    p.add_argument("--mask", default=CARD["search_mask"],
-                   help="center (S/2 square), rectangles (random, per image), or a PNG path (white = hole) "
-                        "(default: %(default)s)")
-    p.add_argument("--out", default=None, help="output folder (default: <run-dir>/completions)")
-    p.add_argument("--iterations", type=positive_int, default=CARD["search_iterations"], help="(default: %(default)s)")
-    p.add_argument("--lam", type=float, default=CARD["lam"], help="lambda of L_perceptual (default: %(default)s)")
-    p.add_argument("--lr", type=positive_float, default=CARD["search_lr"], help="Adam on z (default: %(default)s)")
-    p.add_argument("--weighted-context", action="store_true", default=CARD["weighted_context"],
-                   help="Yeh's weighting: each known pixel by the hole fraction of its 7x7 neighbourhood")
-    p.add_argument("--batch-size", type=positive_int, default=CARD["batch_size"],
-                   help="images searched at once (default: %(default)s)")
-    p.add_argument("--limit", type=positive_int, default=64, help="at most this many images (default: %(default)s)")
-    p.add_argument("--seed", type=seed_int, default=0, help="(default: %(default)s)")
-    p.add_argument("--no-blend", action="store_true", default=not CARD["blend"], help="skip Poisson blending")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved settings as one JSON object and exit (loads no model)")
-    return p
-
-
-def load_images(spec, size, limit):
-    """uint8 [N,S,S,3]: the held-out samples, or a folder's images (centre crop + resize)."""
-    from data.preprocess import center_crop_resize
-    from data.sources import open_source
-
-    source = open_source(spec, "test" if spec == "samples" else "train")
-    images = [center_crop_resize(im, size).numpy() for im in source.dataset().take(int(limit))]
-    if not images:
-        raise UserError(f"no readable images in {spec}")
-    return np.stack(images)
-
-
-def load_masks(spec, n, size, seed):
-    """float32 [N,S,S,1] (1 = hole): centre square, random rectangles, or one PNG for every image."""
-    from data.masks import example_seed, make_mask
-
-    if spec in ("center", "rectangles"):
-        return np.stack([make_mask(spec, example_seed(seed, i), size, size)[0].numpy() for i in range(n)])
-    path = Path(spec)
-    if not path.is_file():
-        raise UserError(f"--mask {spec}: not 'center', 'rectangles' nor an existing PNG file")
-    try:
-        raw = tf.io.decode_image(tf.io.read_file(str(path)), channels=1, expand_animations=False)
-    except tf.errors.OpError:
-        raise UserError(f"cannot read mask {path}; pass a PNG with white = hole") from None
-    m = tf.image.resize(tf.cast(raw, tf.float32), [size, size], method="nearest").numpy() > 127
-    if not m.any() or m.all():
-        raise UserError(f"mask {path} has {'no' if not m.any() else 'only'} hole pixels at {size}x{size}; "
-                        f"white marks the hole, and some pixels must stay known")
-    return np.repeat(m.astype(np.float32)[None], n, axis=0)
-
-
-def main(argv=None):
-    """`train_wgan_completion.py complete`: complete --images with --mask, write the PNGs and figure.png."""
-    from blend import blend_batch
-    from data.preprocess import to_float, to_uint8
-    from imagefiles import write_png
-    from training.summaries import image_grid
-
-    args = build_parser().parse_args(argv)
-    if args.print_config:     # the latent search's optimizer: Adam on z, z clipped to [-1, 1] (Yeh)
-        config = {k: v for k, v in vars(args).items() if k != "print_config"}
-        return print_config(config, {"optimizer": {"z": {"name": "Adam", **search_optimizer(args.lr)}},
-                                     "z_clip": [-1.0, 1.0], "blend": not args.no_blend})
-    inpainter = latent_inpainter(args.run_dir, args.iterations, args.lam, args.weighted_context, args.seed,
-                                 lr=args.lr, batch_size=args.batch_size)
-    s = inpainter.image_size
-    real = load_images(args.images, s, args.limit)
-    masks = load_masks(args.mask, len(real), s, args.seed)
-    y = to_float(real).numpy()
-    damaged = y * (1.0 - masks)
-    generated = inpainter.predict(damaged, masks)
-    composited = to_uint8(masks * generated + (1.0 - masks) * y).numpy()      # paste G(z_hat) into the hole
-    completed = composited if args.no_blend else blend_batch(composited, real, masks)
-    masked = to_uint8(damaged + masks).numpy()                                # holes drawn white
-    out = Path(args.out) if args.out else Path(args.run_dir) / "completions"
-    for i in range(len(real)):
-        write_png(out / f"real_{i:04d}.png", real[i])
-        write_png(out / f"masked_{i:04d}.png", masked[i])
-        write_png(out / f"composited_{i:04d}.png", composited[i])
-        write_png(out / f"completed_{i:04d}.png", completed[i])
-    write_png(out / "figure.png", image_grid({"real": real, "masked": masked, "completed": completed},
-                                             max_examples=8))
-    print(f"completed {len(real)} images ({inpainter.name}, {args.iterations} iterations, lambda {args.lam}"
-          f"{', weighted context' if args.weighted_context else ''}) -> {out}")
-    return 0
+# The batch command (`python inpaint.py latent`) is inpainters/latent_command.py.

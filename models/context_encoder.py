@@ -218,3 +218,15 @@ def inpainter(enc, dec, image_size=IMAGE_SIZE, full_image=False, name="context_e
     if not full_image:
         pred = PasteCenter(name="paste_center", dtype="float32")([image, pred])
     return keras.Model([image, mask], pred, name=name)
+
+
+def networks(config):
+    """Paper D's networks for a run's config (papers.networks): encoder, decoder (the centre region,
+    or the whole frame for every other --mask) and, unless rec_only, the region discriminator."""
+    size = config["image_size"]
+    out = size if config.get("mask", "center") != "center" else size // 2
+    nets = dict(encoder=encoder(size, config["width"], config["bottleneck"]),
+                decoder=decoder(out, config["width"], config["bottleneck"]))
+    if not config.get("rec_only", False):
+        nets["discriminator"] = region_discriminator(out, config["width"])
+    return nets

@@ -144,3 +144,12 @@ def generator_macs_per_pixel(filters=FILTERS, blocks=BLOCKS):
     """Multiply-accumulates of one generator forward pass per output pixel (all variants: BN, PReLU
     and additions are negligible). 64 filters, 5 blocks: 436,608."""
     return 81 * 3 * filters + blocks * 2 * 9 * filters * filters + 9 * filters * filters + 81 * filters * 3
+
+
+def networks(config):
+    """Paper E's networks for a run's config (papers.networks): the generator of its variant and
+    the SRGAN discriminator at its crop size."""
+    return dict(generator=generator(config["variant"], filters=config["filters"], blocks=config["blocks"],
+                                    global_residual=bool(config.get("global_residual", False))),
+                discriminator=discriminator(config["image_size"], filters=config["d_filters"],
+                                            dense=config["d_dense"]))

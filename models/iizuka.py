@@ -164,3 +164,14 @@ def discriminator(image_size=IMAGE_SIZE, local_size=LOCAL_SIZE, width=WIDTH, fc_
     x = layers.Concatenate(name="concat")([g(image), loc(patch)])
     out = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_real")(x)
     return keras.Model([image, patch], out, name="discriminator")
+
+
+def networks(config, mean=(0.0, 0.0, 0.0)):
+    """Paper A's networks for a run's config (papers.networks): the completion network (its input
+    filled with the training-set `mean`) and, from stage 2 on, the global + local discriminator."""
+    nets = dict(generator=completion_network(config["image_size"], config["width"], mean,
+                                             residual=bool(config.get("residual", False))))
+    if int(config.get("stage", 1)) > 1:
+        nets["discriminator"] = discriminator(config["image_size"], config["local_size"], config["width"],
+                                              config["fc_units"])
+    return nets

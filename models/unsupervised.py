@@ -61,3 +61,11 @@ def inpainting_generator(image_size=64, width=64, code_dim=100, residual=RESIDUA
 def discriminator(image_size=64, width=64):
     """Paper B's D: the DCGAN discriminator, a probability (sigmoid)."""
     return dcgan.discriminator(image_size, width, output="probability")
+
+
+def networks(config):
+    """Paper B's networks for a run's config (papers.networks): the inpainting generator and the
+    DCGAN discriminator."""
+    return dict(generator=inpainting_generator(config["image_size"], config["width"], config["code_dim"],
+                                               residual=bool(config.get("residual", False))),
+                discriminator=discriminator(config["image_size"], config["width"]))

@@ -66,3 +66,10 @@ def sample_z(seed, batch_size, z_dim):
     """z ~ U(-1, 1)^z_dim (Yeh; bamos/dcgan-completion.tensorflow), stateless from `seed` [2]."""
     import tensorflow as tf
     return tf.random.stateless_uniform([batch_size, z_dim], seed, -1.0, 1.0)
+
+
+def networks(config):
+    """Paper C's networks for a run's config (papers.networks): the DCGAN generator and the critic
+    of the run's flavour (wgan, gp or bce)."""
+    return dict(generator=generator(config["z_dim"], config["image_size"], config["width"]),
+                discriminator=critic(flavour_of(config), config["image_size"], config["width"]))

@@ -120,7 +120,7 @@ def _check_completion(s, shown, result, hole):
 def test_models_are_found_and_labelled_by_paper(served):
     labels = {Path(e.path).name: (e.task, e.label) for e in served["entries"]}
     assert labels["d"][0] == "inpaint" and labels["d"][1].startswith("D · context encoder (macroblock holes, 32 px)")
-    assert labels["e"][0] == "deblur" and labels["e"][1].startswith("E · no-BN residual deblurring GAN (nonbn_res)")
+    assert labels["e"][0] == "deblur" and labels["e"][1].startswith("E · NonBN-ResG ·")   # the table's name
     assert labels["c"][0] == "inpaint" and "C · WGAN latent search (bce prior, latent search" in labels["c"][1]
     assert labels["loose.keras"] == ("inpaint", f"inpainter · {app._short(served['loose'])}")
     assert labels["d"][1].endswith(f"· …/{served['runs'].name}/d")      # outside the working folder: short

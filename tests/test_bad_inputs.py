@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import damage
+import evaluate
 import inpaint
 import sharpen
 import train_context_encoder
@@ -38,6 +39,9 @@ def photo(tmp_path):
     (train_context_encoder.main, ["--first", "0"], "--first: expected a positive integer"),
     (train_context_encoder.main, ["--image-size", "abc"], "--image-size: expected an image side"),
     (sharpen.main, ["--model", "m", "--image", "P", "--out", "o.png", "--tile", "-3"], "--tile"),
+    (evaluate.main, ["--table", "E", "--limit", "0"], "--limit: expected a positive integer, got 0"),
+    (evaluate.main, ["make-eval-set", "--out", "o", "--seed", "-1"], "--seed: expected a seed"),
+    (inpaint.main, ["latent", "--iterations", "0"], "inpaint.py latent: argument --iterations: expected a positive"),
 ])
 def test_bad_flags_give_one_line(capsys, photo, fn, argv, says):
     """argparse's usage block is gone: one `error: prog: ... (see --help)` line, exit 2."""

@@ -1,4 +1,5 @@
-"""bench/flops.py: the analytic FLOP count the bench reports, on hand-counted layers."""
+"""bench/flops.py: the analytic FLOP count the bench reports, on hand-counted layers; bench/steps.py and
+bench/paper_step.py: the papers are the registry's, read when called."""
 import keras
 
 from bench.flops import forward_macs
@@ -15,3 +16,33 @@ def test_forward_macs_counts_conv_transposed_conv_and_dense_by_hand():
     outer = keras.Model(inp, keras.layers.Dense(7)(inner(inp)))           # nested + 5 * 7
     assert forward_macs(inner) == 16 * 27 * 4 + 16 * 16 * 4 * 2 + 128 * 5
     assert forward_macs(outer) == forward_macs(inner) + 35
+
+
+def test_forward_macs_counts_a_fully_convolutional_model_at_the_size_it_is_given():
+    inner_in = keras.Input((None, None, 4))
+    inner = keras.Model(inner_in, keras.layers.Conv2D(2, 3, padding="same")(inner_in))    # 9*4 * 2 per pixel
+    x = inp = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same")(x)                           # 9*3 * 4 per output pixel
+    model = keras.Model(inp, inner(x))
+    assert forward_macs(model, 8) == 16 * 27 * 4 + 16 * 36 * 2                         # 8x8 in, 4x4 after the stride
+
+
+def test_bench_reads_the_registry_when_called():
+    """A paper registered after bench/ was imported is built, labelled and listed by it (here a copy of
+    paper B's entry under another letter: the same train script, hence the same hooks)."""
+    import dataclasses
+
+    import numpy as np
+
+    import papers
+    from bench import paper_step, steps
+    papers.register(dataclasses.replace(papers.PAPERS["B"], letter="Z", name="toy copy"))
+    try:
+        assert "Z" in steps.PAPERS and steps.SIZES["tiny"]["Z"] == dict(papers.PAPERS["B"].bench["tiny"])
+        built = steps.build("Z", "tiny")
+        assert built.name.startswith("Z · toy copy") and set(built.models) == {"generator", "discriminator"}
+        assert all(np.isfinite(v) for v in steps.run_losses(built, 1)[0].values())
+        assert list(paper_step.configs(["Z"])) == ["Z"]
+    finally:
+        papers.unregister("Z")
+    assert "Z" not in steps.PAPERS

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import evaluate
 import train_deblur as T
 from data.evalsets import load_deblur_set
 from errors import UserError
-from evaluate import deblur_scores
+from evaluation.table_e import deblur_scores
 from losses import perceptual
 from models import deblur
 
@@ -204,8 +205,8 @@ def test_bad_settings_are_one_line_errors(tmp_path):
 # ------------------------------------------------------------------------- the fixed evaluation set
 def test_eval_set_is_deterministic_and_records_the_blur(tmp_path):
     args = ["make-eval-set", "--dataset", "samples", "--n", "2", "--size", "64", "--seed", "3"]
-    T.main(args + ["--out", str(tmp_path / "a")])
-    T.main(args + ["--out", str(tmp_path / "b")])
+    assert evaluate.main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert evaluate.main(args + ["--out", str(tmp_path / "b")]) == 0
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert [str(f) for f in files] == ["blurred/00000.png", "blurred/00001.png", "manifest.json",
                                        "sharp/00000.png", "sharp/00001.png"]
@@ -218,8 +219,8 @@ def test_eval_set_is_deterministic_and_records_the_blur(tmp_path):
         kernel = np.array(item["kernel"])
         assert kernel.shape == (31, 31) and abs(kernel.sum() - 1) < 1e-4
         assert blurred.shape == sharp.shape == (64, 64, 3) and np.any(blurred != sharp)
-    T.main(["make-eval-set", "--dataset", "samples", "--n", "2", "--size", "64", "--seed", "4",
-            "--out", str(tmp_path / "c")])
+    evaluate.main(["make-eval-set", "--dataset", "samples", "--n", "2", "--size", "64", "--seed", "4",
+                   "--out", str(tmp_path / "c")])
     assert (tmp_path / "c" / "blurred" / "00000.png").read_bytes() != (tmp_path / "a" / "blurred" / "00000.png").read_bytes()
     # a scored identity "model" gives exactly the blurred input's figures
     identity = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()])
@@ -228,3 +229,37 @@ def test_eval_set_is_deterministic_and_records_the_blur(tmp_path):
     (tmp_path / "a" / "sharp" / "00001.png").write_bytes(b"changed")
     with pytest.raises(UserError, match="changed since the set was made"):
         load_deblur_set(tmp_path / "a")
+
+
+# ------------------------------------------------------------------------- the old spellings (one release)
+def _note(capfd, old, new):
+    """The one note line the train script printed before it ran the new command (its own process)."""
+    captured = capfd.readouterr()
+    notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
+    assert notes == [f'note: "{old}" moved to "{new}"; running that'], captured.err
+    return captured.out
+
+
+def test_old_make_eval_set_spelling_runs_evaluate_py(tmp_path, capfd):
+    argv = ["--dataset", "samples", "--n", "1", "--size", "64", "--seed", "3"]
+    assert T.main(["make-eval-set", *argv, "--out", str(tmp_path / "old")]) == 0
+    _note(capfd, "train_deblur.py make-eval-set", "python evaluate.py make-eval-set ...")
+    assert evaluate.main(["make-eval-set", *argv, "--out", str(tmp_path / "new")]) == 0
+    for f in ("blurred/00000.png", "sharp/00000.png", "manifest.json"):
+        assert (tmp_path / "old" / f).read_bytes() == (tmp_path / "new" / f).read_bytes()
+
+
+def test_old_evaluate_spelling_runs_evaluate_py_table_e(tmp_path, capfd):
+    evaluate.main(["make-eval-set", "--dataset", "samples", "--n", "1", "--size", "64", "--out", str(tmp_path / "set")])
+    model = tmp_path / "g.keras"
+    deblur.generator("nonbn_res", filters=4, blocks=1).save(model)
+    capfd.readouterr()
+    assert T.main(["evaluate", "--model", str(model), "--eval-set", str(tmp_path / "set"),
+                   "--json", str(tmp_path / "scores.json")]) == 0
+    out = _note(capfd, "train_deblur.py evaluate", "python evaluate.py --table E ...")
+    saved = json.loads((tmp_path / "scores.json").read_text())
+    assert set(saved) == {"blurred input", "model"} and saved["model"]["n"] == 1
+    assert f"| blurred input | {saved['blurred input']['psnr']:.2f} |" in out
+    here = deblur_scores(model, tmp_path / "set", log=lambda *a: None)
+    for name, v in here.items():
+        assert saved[name] == pytest.approx(v, rel=1e-5)

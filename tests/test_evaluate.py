@@ -7,6 +7,7 @@ import pytest
 
 import evaluate
 import metrics
+from evaluation import common, protocol
 from data.evalsets import MaskBank
 from errors import UserError
 from sharpen import read_image
@@ -142,8 +143,8 @@ def test_a_row_whose_model_saw_test_images_is_not_scored(tmp_path):
     result, text = evaluate.evaluate(argv, log=_quiet)
     for s in result["sets"].values():
         status = {k: e["status"] for k, e in s["methods"].items()}
-        assert status["autoencoder"] == status["this paper (A)"] == evaluate.NOT_COMPARABLE
-        assert status["paper B (unsupervised)"] == evaluate.NOT_COMPARABLE
+        assert status["autoencoder"] == status["this paper (A)"] == common.NOT_COMPARABLE
+        assert status["paper B (unsupervised)"] == common.NOT_COMPARABLE
         assert status["DCGAN"] == "not trained" and status["OpenCV Telea (reference)"] == "ok"
     assert f"Test images: {data.resolve()}[4:6]" in text
     assert f"- autoencoder: {data.resolve()}[0:5]" in text and f"- paper B (unsupervised): {data.resolve()} (every" in text
@@ -194,23 +195,23 @@ def test_table_e_end_to_end(runs, tmp_path):
 
 
 def test_mask_bank_is_saved_once_and_reused(tmp_path):
-    bank = evaluate.mask_bank(tmp_path / "b", "center", 2, 32, log=_quiet, side=16)
+    bank = protocol.mask_bank(tmp_path / "b", "center", 2, 32, log=_quiet, side=16)
     manifest = tmp_path / "b" / MaskBank.MANIFEST
     stamp = manifest.stat().st_mtime_ns
-    again = evaluate.mask_bank(tmp_path / "b", "center", 1, 32, log=_quiet, side=16)
+    again = protocol.mask_bank(tmp_path / "b", "center", 1, 32, log=_quiet, side=16)
     assert manifest.stat().st_mtime_ns == stamp and np.array_equal(again.masks, bank.masks)
     with pytest.raises(UserError, match="was made with"):
-        evaluate.mask_bank(tmp_path / "b", "center", 1, 32, log=_quiet, side=8)
+        protocol.mask_bank(tmp_path / "b", "center", 1, 32, log=_quiet, side=8)
 
 
 def test_unsharp_mask_and_classical_inpaint_keep_shapes():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
-    assert evaluate.unsharp_mask(image).shape == image.shape
+    assert common.unsharp_mask(image).shape == image.shape
     hole = np.zeros((24, 24), bool)
     hole[8:16, 8:16] = True
-    for _, key in evaluate.CLASSICAL:
-        out = evaluate.classical_inpaint(key, image, hole)
+    for _, key in common.CLASSICAL:
+        out = common.classical_inpaint(key, image, hole)
         assert out.dtype == np.uint8 and np.array_equal(out[~hole], image[~hole])
 
 
@@ -221,7 +222,7 @@ def test_mean_fill_and_step0_rows():
     image[..., 0] = np.arange(16).reshape(4, 4) * 10
     hole = np.zeros((4, 4), bool)
     hole[1:3, 1:3] = True
-    out = evaluate.classical_inpaint("mean", image, hole)
+    out = common.classical_inpaint("mean", image, hole)
     expect = np.round(image[~hole][:, 0].astype(float).mean())     # (150 + ... ) / 12 known pixels
     assert np.all(out[hole][:, 0] == expect) and np.array_equal(out[~hole], image[~hole])
     import keras
@@ -231,8 +232,8 @@ def test_mean_fill_and_step0_rows():
     net = iizuka.completion_network(16, width=2)
     for w in net.weights:
         w.assign(w + 0.5)                                          # "trained": far from any initial draw
-    row = evaluate.Method("this paper (A)", "x", fn=Inpainter(net))
-    rows = evaluate.with_step0([row, evaluate.classical_method(*evaluate.MEAN_FILL)])
+    row = common.Method("this paper (A)", "x", fn=Inpainter(net))
+    rows = protocol.with_step0([row, common.classical_method(*common.MEAN_FILL)])
     assert [r.name for r in rows] == ["this paper (A)", "this paper (A) (step 0)", "mean fill"]
     fresh = rows[1].fn.model
     assert fresh is not net and [w.shape for w in fresh.weights] == [w.shape for w in net.weights]
@@ -240,3 +241,52 @@ def test_mean_fill_and_step0_rows():
     x = np.zeros((1, 16, 16, 3), np.float32)
     m = np.ones((1, 16, 16, 1), np.float32)
     assert rows[1].fn.predict(x, m).shape == (1, 16, 16, 3)
+
+
+def test_make_eval_set_and_one_model_scores(runs, tmp_path, capsys):
+    """`evaluate.py make-eval-set` writes paper E's set; `--table E --model M` scores that one model and
+    the blurred input (printed, --json), and writes no table."""
+    from evaluation.table_e import deblur_scores
+    eval_set = tmp_path / "set"
+    assert evaluate.main(["make-eval-set", "--dataset", "samples", "--n", "2", "--size", "64",
+                          "--out", str(eval_set)]) == 0
+    assert (eval_set / "manifest.json").is_file()
+    scores, out = tmp_path / "scores.json", tmp_path / "table"
+    capsys.readouterr()
+    assert evaluate.main(["--table", "E", "--model", str(runs / "e_nonbn_res"), "--eval-set", str(eval_set),
+                          "--json", str(scores), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads(scores.read_text())
+    assert set(saved) == {"blurred input", "model"} and saved["model"]["n"] == 2
+    assert f"| model | {saved['model']['psnr']:.2f} | {saved['model']['ssim']:.3f} |" in printed
+    assert not out.exists()
+    assert deblur_scores(runs / "e_nonbn_res", eval_set, log=_quiet) == saved
+    with pytest.raises(UserError, match="--json goes with --model"):
+        evaluate.evaluate(["--table", "E", "--json", str(scores)], log=_quiet)
+
+
+def test_a_table_registered_later_is_listed_and_made(tmp_path, monkeypatch):
+    """evaluate.py asks the registry for its tables when it runs: a paper registered after the import,
+    with its own table module, gets its --table choice, its flag group, its subcommands and its files."""
+    import dataclasses
+    import sys
+    import types
+    import papers
+    toy = types.ModuleType("toy_table")
+    toy.add_arguments = lambda parser: parser.add_argument_group("table Z").add_argument("--toy-run", default="x")
+    toy.defaults = lambda args: setattr(args, "dataset", args.dataset or "toy data")
+    toy.make = lambda args, log=print: {"table": args.table, "dataset": args.dataset, "run": args.toy_run}
+    toy.markdown = lambda result: f"# Toy table\n\n{result['run']} on {result['dataset']}\n"
+    toy.COMMANDS = {"toy-command": lambda argv: 7}
+    monkeypatch.setitem(sys.modules, "toy_table", toy)
+    papers.register(dataclasses.replace(papers.PAPERS["E"], letter="Z", table="Z", table_module="toy_table"))
+    try:
+        assert "Z" in evaluate.TABLES and "table Z:" in evaluate.build_parser().format_help()
+        result, text = evaluate.evaluate(["--table", "Z", "--toy-run", "r", "--out", str(tmp_path), "--note", "n"])
+        assert result["run"] == "r" and result["dataset"] == "toy data"
+        assert text == "# Toy table\n\n**n**\n\nr on toy data\n" == (tmp_path / "table_Z.md").read_text()
+        assert json.loads((tmp_path / "table_Z.json").read_text())["run"] == "r"
+        assert evaluate.main(["toy-command"]) == 7
+    finally:
+        papers.unregister("Z")
+    assert "Z" not in evaluate.TABLES

@@ -81,8 +81,8 @@ def test_hole_content_never_reaches_the_network(files):
     a = files["damaged"]
     b = a.copy()
     b[hole] = 0
-    small_a, small_hole = inpaint.to_model_size(a, hole, 32)
-    small_b, _ = inpaint.to_model_size(b, hole, 32)
+    small_a, small_hole = inpainters.to_model_size(a, hole, 32)
+    small_b, _ = inpainters.to_model_size(b, hole, 32)
     np.testing.assert_array_equal(small_a, small_b)
     assert 0 < small_hole.mean() < 1 and small_a.min() >= -1 and small_a.max() <= 1
 
@@ -193,7 +193,7 @@ def test_native_resolution_runs_paper_a_at_the_photos_size(files, tmp_path, caps
     m = np.zeros((1, 32, 32, 1), np.float32)
     m[:, 8:20, 10:22] = 1
     np.testing.assert_allclose(native([x, m]), inp.model([x, m]), atol=1e-5)   # same network at 32
-    out = inpaint.complete(inp, files["damaged"], files["hole"], blend=False, resolution="native")
+    out = inpainters.complete(inp, files["damaged"], files["hole"], blend=False, resolution="native")
     assert out.shape == files["damaged"].shape
     known = ~files["hole"]
     assert np.array_equal(out[known], files["damaged"][known]) and not np.array_equal(out, files["damaged"])
@@ -203,10 +203,10 @@ def test_native_resolution_runs_paper_a_at_the_photos_size(files, tmp_path, caps
     squeezed = inpainters.Inpainter(keras.Model([image, mask], dec(enc(ce.fill_holes(image, mask)))))
     assert squeezed.any_size() is None
     with pytest.raises(UserError, match="only runs at its own 32x32"):
-        inpaint.complete(squeezed, files["damaged"], files["hole"], resolution="native")
+        inpainters.complete(squeezed, files["damaged"], files["hole"], resolution="native")
     # "auto", the default: native for the fully convolutional network, the resize for the other
-    auto = inpaint.complete(inp, files["damaged"], files["hole"], blend=False)
+    auto = inpainters.complete(inp, files["damaged"], files["hole"], blend=False)
     assert np.array_equal(auto, out)
-    resized = inpaint.complete(squeezed, files["damaged"], files["hole"], blend=False)
-    assert np.array_equal(resized, inpaint.complete(squeezed, files["damaged"], files["hole"], blend=False,
+    resized = inpainters.complete(squeezed, files["damaged"], files["hole"], blend=False)
+    assert np.array_equal(resized, inpainters.complete(squeezed, files["damaged"], files["hole"], blend=False,
                                                     resolution="model"))

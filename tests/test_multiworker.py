@@ -179,7 +179,7 @@ WORKER = textwrap.dedent("""
     glob = [raw.batch(i) for i in range(3)]
     built = steps.build("B", "tiny", strategy=strategy, duplicate=True)
     phase("built")
-    G, D = built.models["G"], built.models["D"]
+    G, D = built.models["generator"], built.models["discriminator"]
     (g_opt, _), (d_opt, _) = built.optimizers
     with strategy.scope():
         ckpt = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, generator=G, discriminator=D,
@@ -207,9 +207,9 @@ WORKER = textwrap.dedent("""
     again = steps.build("B", "tiny", strategy=strategy, seed=5)
     (g2, _), (d2, _) = again.optimizers
     with strategy.scope():
-        ck2 = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, generator=again.models["G"],
-                                      discriminator=again.models["D"], g_opt=(g2, again.models["G"]),
-                                      d_opt=(d2, again.models["D"]))
+        ck2 = checkpoint.Checkpointer(r.ckpt_dir, keep=args.keep, generator=again.models["generator"],
+                                      discriminator=again.models["discriminator"],
+                                      g_opt=(g2, again.models["generator"]), d_opt=(d2, again.models["discriminator"]))
     resumed = ck2.restore()
     restored = max(float(np.abs(a - b).max()) for a, b in zip(again.weights(), weights))
     phase("resumed")

@@ -306,7 +306,8 @@ def test_papers_a_and_b_and_table_a(offline_tfds, vgg_weights, train_starts, rec
 
 def test_paper_c_wgan_and_latent_search(offline_tfds, train_starts, capsys):
     """README C: `train_wgan_completion.py train` (WGAN with clipping on celeb_a at 64 px, batch 64,
-    100 critic updates per step in the first 25 steps) and its `complete` latent search."""
+    100 critic updates per step in the first 25 steps) and its latent search, `inpaint.py latent`."""
+    import inpaint
     import train_wgan_completion
     run = offline_tfds / "runs" / "train_wgan_completion"
     # --width 8 (paper 64): each step is 100 critic updates at batch 64 (n_critic's warm-up).
@@ -315,8 +316,8 @@ def test_paper_c_wgan_and_latent_search(offline_tfds, train_starts, capsys):
     cfg = config(run)
     assert (cfg["dataset"], cfg["image_size"], cfg["batch_size"], cfg["loss"]) == ("celeb_a", 64, 64, "wasserstein")
     # 2 iterations of the search (paper 1,500), on the README's `--images samples`.
-    assert train_wgan_completion.main(["complete", "--run-dir", str(run), "--images", "samples", "--mask", "center",
-                                       "--out", "completions", "--iterations", "2"]) == 0
+    assert inpaint.main(["latent", "--run-dir", str(run), "--images", "samples", "--mask", "center",
+                         "--out", "completions", "--iterations", "2"]) == 0
     names = sorted(p.name for p in Path("completions").iterdir())
     assert "figure.png" in names and [n for n in names if n.startswith("completed_")] == \
         ["completed_0000.png", "completed_0001.png", "completed_0002.png"]
@@ -417,11 +418,12 @@ RESUMED_E = ("res_bn", "nonbn_res_l")
 
 
 def test_paper_e_four_variants_and_table_e(offline_tfds, vgg_weights, train_starts, recwarn):
-    """README E: `train_deblur.py make-eval-set --dataset div2k --out datasets/deblur_eval`,
+    """README E: `evaluate.py make-eval-set --dataset div2k --out datasets/deblur_eval`,
     `train_deblur.py --variant X` for the four variants (div2k train, 96-px crops, batch 16, 2 D updates
     per G update) and `evaluate.py --table E --eval-set datasets/deblur_eval`."""
+    import evaluate
     import train_deblur
-    assert train_deblur.main(["make-eval-set", "--dataset", "div2k", "--out", "datasets/deblur_eval"]) == 0
+    assert evaluate.main(["make-eval-set", "--dataset", "div2k", "--out", "datasets/deblur_eval"]) == 0
     manifest = json.loads(Path("datasets/deblur_eval/manifest.json").read_text())
     assert (manifest["dataset"], manifest["n"], manifest["size"]) == ("div2k", SPLITS["div2k"]["validation"], None)
     # whole validation images (DIV2K's 100 at full size): validation example i, uncropped

@@ -75,8 +75,8 @@ def test_bfloat16_paper_a_padding_only_taps_get_no_gradient():
     NaN after earlier tests), so models/iizuka.py computes such convs in float32. Adadelta moves a
     weight with a zero gradient by exactly 0: the padding-only taps must not move at all."""
     built = steps.build("A", "tiny", "bfloat16", False)
-    convs = {"global_conv5": built.models["D"].get_layer("global_discriminator").get_layer("global_conv5"),
-             "local_conv4": built.models["D"].get_layer("local_discriminator").get_layer("local_conv4")}
+    convs = {"global_conv5": built.models["discriminator"].get_layer("global_discriminator").get_layer("global_conv5"),
+             "local_conv4": built.models["discriminator"].get_layer("local_discriminator").get_layer("local_conv4")}
     for name, layer in convs.items():
         assert layer.input.shape[1:3] == (1, 1) and layer.compute_dtype == "float32", name
 

@@ -12,7 +12,7 @@ import skimage.data
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from data import sources
+from data import sources, tfds_source
 from data.sources import SAMPLE_TEST_PHOTOS, SAMPLE_TRAIN_PHOTOS, open_source
 from errors import UserError
 
@@ -281,7 +281,7 @@ class _FailingBuilder:
 @pytest.mark.parametrize("name,hint", [("celeb_a", "img_align_celeba"), ("cifar10", "--dataset PATH")])
 def test_tfds_download_failure_is_a_user_error(monkeypatch, tmp_path, name, hint):
     monkeypatch.setattr(tfds, "builder", _FailingBuilder)
-    monkeypatch.setattr(sources, "_any_reachable", lambda urls, seconds=None: True)    # online, then quota
+    monkeypatch.setattr(tfds_source, "_any_reachable", lambda urls, seconds=None: True)    # online, then quota
     with pytest.raises(UserError) as err:
         open_source(name, data_dir=str(tmp_path))
     msg = str(err.value)
@@ -304,7 +304,7 @@ def test_tfds_offline_stops_at_once_with_one_line(monkeypatch, tmp_path, name, h
         probed.extend(urls)
         return False
 
-    monkeypatch.setattr(sources, "_any_reachable", unreachable)
+    monkeypatch.setattr(tfds_source, "_any_reachable", unreachable)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", _no_download)
     empty = tmp_path / "tfds"
     empty.mkdir()
@@ -314,7 +314,7 @@ def test_tfds_offline_stops_at_once_with_one_line(monkeypatch, tmp_path, name, h
     assert "\n" not in msg and f"'{name}' is not prepared in {empty} (no {empty / name}" in msg
     assert "--data-dir DIR" in msg and hint in msg, msg
     # tfds' GCS copy and the dataset's own download host were asked, nothing else was touched
-    assert probed[0] == sources.TFDS_GCS_URL and len(probed) == 2, probed
+    assert probed[0] == tfds_source.TFDS_GCS_URL and len(probed) == 2, probed
     assert list(empty.iterdir()) == []
 
 
@@ -324,7 +324,7 @@ def test_tfds_prepared_or_download_free_datasets_never_probe(monkeypatch, tfds_d
     def no_probe(urls, seconds=None):
         raise AssertionError(f"probed {urls}")
 
-    monkeypatch.setattr(sources, "_any_reachable", no_probe)
+    monkeypatch.setattr(tfds_source, "_any_reachable", no_probe)
     assert len(open_source("sources_test_pairs", data_dir=tfds_dir)) == 7
     fresh = str(tmp_path / "fresh")
     assert len(open_source("sources_test_pairs", "test", data_dir=fresh)) == 3
@@ -360,13 +360,13 @@ def test_reachability_probe(monkeypatch):
         answering = f"http://127.0.0.1:{server.server_address[1]}/x"
         refused = f"http://127.0.0.1:{closed.getsockname()[1]}/"
         hanging = f"http://127.0.0.1:{silent.getsockname()[1]}/"
-        assert sources._any_reachable([refused, answering], seconds=5)
-        assert not sources._any_reachable([refused], seconds=5)
-        assert not sources._any_reachable([hanging, refused], seconds=0.5)
+        assert tfds_source._any_reachable([refused, answering], seconds=5)
+        assert not tfds_source._any_reachable([refused], seconds=5)
+        assert not tfds_source._any_reachable([hanging, refused], seconds=0.5)
         # an unreachable proxy makes every host unreachable
         monkeypatch.setenv("NO_PROXY", "")
         monkeypatch.setenv("HTTP_PROXY", refused)
-        assert not sources._any_reachable([answering], seconds=5)
+        assert not tfds_source._any_reachable([answering], seconds=5)
     finally:
         server.shutdown()
         silent.close()

@@ -1,5 +1,6 @@
 """Paper C (models/wgan.py, train_wgan_completion.py): the n_critic schedule, weight clipping,
-the gradient penalty, smoke runs of every mode, the latent search and the `complete` command."""
+the gradient penalty, smoke runs of every mode, the latent search and its command `inpaint.py latent`
+(and the old spelling `train_wgan_completion.py complete`)."""
 import json
 
 import keras
@@ -7,9 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import inpaint
 import train_wgan_completion as twc
 from errors import UserError
-from inpainters import latent
+from evaluation import common, protocol
+from inpainters import latent, latent_command
 from losses.pixel import context_weights, masked_l1
 from models import wgan
 
@@ -157,7 +160,7 @@ def test_weighted_context_is_yehs(runs):
     assert not np.allclose(weighted["contextual"].numpy(), plain["contextual"].numpy())
 
 
-def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys, monkeypatch):
+def test_latent_inpainter_and_the_latent_command(runs, tmp_path, capsys, monkeypatch):
     inp = latent.latent_inpainter(runs["bce"], iterations=3, progress=False)
     assert inp.image_size == S and "latent search" in inp.name
     from inpainters import load_inpainter                  # inpaint.py's entry: a paper C run dir
@@ -178,8 +181,8 @@ def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys, monkeypat
     monkeypatch.undo()
 
     out = tmp_path / "done"
-    assert twc.main(["complete", "--run-dir", str(runs["wgan"]), "--iterations", "5", "--mask", "center",
-                     "--out", str(out)]) == 0
+    assert inpaint.main(["latent", "--run-dir", str(runs["wgan"]), "--iterations", "5", "--mask", "center",
+                         "--out", str(out)]) == 0
     assert "completed 3 images" in capsys.readouterr().out
     from PIL import Image
     for kind in ("real", "masked", "composited", "completed"):
@@ -198,7 +201,7 @@ def test_latent_inpainter_and_complete_command(runs, tmp_path, capsys, monkeypat
     mask_png = tmp_path / "empty.png"
     Image.fromarray(np.zeros((S, S), np.uint8)).save(mask_png)
     with pytest.raises(UserError, match="no hole"):
-        latent.load_masks(str(mask_png), 1, S, 0)
+        latent_command.load_masks(str(mask_png), 1, S, 0)
 
 
 def test_resume_equals_uninterrupted(runs, tmp_path):
@@ -228,10 +231,23 @@ def test_a_rerun_without_gp_continues_the_wgan_gp_run(runs, tmp_path):
 
 def test_step0_twin_of_the_latent_search_searches_an_untrained_prior(runs):
     """evaluate --step0 for paper C: the same latent search in a fresh G and D (what training started from)."""
-    import evaluate
     inp = latent.latent_inpainter(runs["bce"], iterations=3, progress=False)
-    row, twin = evaluate.with_step0([evaluate.Method("DCGAN", "x", fn=inp)])
+    row, twin = protocol.with_step0([common.Method("DCGAN", "x", fn=inp)])
     assert row.fn is inp and twin.name == "DCGAN (step 0)" and twin.fn.G is not inp.G and twin.fn.D is not inp.D
     assert not np.allclose(twin.fn.G.weights[0].numpy(), inp.G.weights[0].numpy())
     images, masks = fixed_batch()
     assert not np.allclose(twin.fn.predict(images, masks), inp.predict(images, masks))
+
+
+def test_old_complete_spelling_runs_inpaint_py_latent(runs, tmp_path, capfd):
+    """`train_wgan_completion.py complete` (one more release): one note line, then `inpaint.py latent`
+    with the same flags in its own process (a train script imports no user tool)."""
+    out = tmp_path / "old"
+    assert twc.main(["complete", "--run-dir", str(runs["wgan"]), "--iterations", "2", "--limit", "1",
+                     "--out", str(out)]) == 0
+    captured = capfd.readouterr()
+    notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
+    assert notes == ['note: "train_wgan_completion.py complete" moved to "python inpaint.py latent ..."; '
+                     'running that'], captured.err
+    assert "completed 1 images" in captured.out
+    assert (out / "completed_0000.png").is_file() and (out / "figure.png").is_file()

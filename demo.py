@@ -14,7 +14,7 @@ Demo and proxy scale, not the papers' scale: small networks, hundreds to a few t
 training photos (random multi-scale crops), 3 test photos, and VGG19's ImageNet weights only if
 Keras' cache already holds them (else random weights, said loudly and written into every table, so
 the perceptual/texture terms mean nothing; pass --vgg-weights PATH to use a downloaded file). The
-README gives the measured figures and the full-scale commands.
+docs/DEMO.md gives the measured figures; docs/papers/ the full-scale commands.
 
 Rerunning reuses every model already trained in --runs (default results/runs); delete it to retrain.
 """

@@ -88,7 +88,7 @@ def main(argv=None):
     parser.add_argument("--resolution", choices=RESOLUTIONS, default="auto",
                         help="model: resize to the network's size and back; native: run a fully convolutional "
                              "network (paper A) at the photo's own size, on a crop around the hole; auto: native "
-                             "where the network allows it, else model (default: %(default)s, measured; README)")
+                             "where the network allows it, else model (default: %(default)s, measured: docs/papers/A.md)")
     parser.add_argument("--no-blend", dest="blend", action="store_false",
                         help="paste the network's hole as it is, without Poisson blending")
     args = parser.parse_args(argv)

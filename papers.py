@@ -1,6 +1,6 @@
 """The paper registry: what each of the five papers is and where its code lives, in one place.
 
-A paper is named by its letter everywhere (README sections, config.json's "paper", evaluate.py's
+A paper is named by its letter everywhere (docs/papers/<letter>.md, config.json's "paper", evaluate.py's
 --table, bench/ rows), with its method name beside it. Each entry carries the paper: its card
 (the numbers a no-flag run trains with), its model module, whose `networks(config)` builds the
 networks of a run's config for training, resume, export, inference, the app and the benchmarks
@@ -21,8 +21,8 @@ _EMPTY = MappingProxyType({})
 
 @dataclass(frozen=True)
 class Paper:
-    letter: str           # "A".."E": the README section, config.json's "paper", the table letter
-    name: str             # the method's name, as in the README's paper table
+    letter: str           # "A".."E": its docs/papers page, config.json's "paper", the table letter
+    name: str             # the method's name, as in the README's paper table and the app
     title: str
     seed: str             # its specification: shared/seeds/<seed>_*.txt
     train_module: str     # the train script: build_parser(), build(config, strategy), main(argv), SMOKE
@@ -39,7 +39,8 @@ class Paper:
     table_module: str = ""                    # the evaluation module of the table it owns ("" = none)
     variant_labels: MappingProxyType = field(default_factory=lambda: _EMPTY)  # variant -> the name its table and the app give it
     details: tuple = ()       # (config.json key, format) pairs that tell two runs apart in the app
-    bench: MappingProxyType = field(default_factory=lambda: _EMPTY)          # bench size -> image, batch and width arguments
+    bench: MappingProxyType = field(default_factory=lambda: _EMPTY)          # bench size (tiny, small, paper) -> image, batch and width
+    # arguments; "jax_proxy": what bench/jax_proxy.py's generic step needs beyond the card
     inpainter: str = ""       # "module:function" making the Inpainter of a run that exports no network
                               # (run_dir, iterations=None, **kw); "" = inpainters loads its export
 

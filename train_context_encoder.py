@@ -34,7 +34,7 @@ from training.recipe import Recipe
 PAPER = papers.PAPERS["D"]
 CARD = PAPER.card      # the paper's numbers (papers.py): every default below comes from it
 
-PAPER_DATASET = CARD["dataset"]              # where the README's fetch recipe puts the photos
+PAPER_DATASET = CARD["dataset"]              # where docs/papers/D.md's fetch recipe puts the photos
 MASKS = ("center", "macroblock", "burst", "glcic")
 REC_WEIGHT, ADV_WEIGHT = CARD["rec_weight"], CARD["adv_weight"]   # [paper] eq. 5: lambda_r = 0.95, lambda_a = 0.05
 BAND = tuple(CARD["band"])                   # [paper] "until the loss settles in [0.005, 0.0055]"
@@ -240,7 +240,7 @@ RUNTIME = ("band", "band_every", "band_patience", "band_smoothing")
 def _source(args):
     if args.dataset == PAPER_DATASET and not os.path.isdir(PAPER_DATASET):
         raise UserError(f"the paper trains on 100,000 random Open Images photos, expected in {PAPER_DATASET}/: "
-                        f"fetch them as README section 'Paper D' shows, or pass --dataset PATH (or samples)")
+                        f"fetch them as docs/papers/D.md shows, or pass --dataset PATH (or samples)")
     return open_source(args.dataset, "train", data_dir=args.data_dir, first=args.first, crop_min=args.random_crops)
 
 

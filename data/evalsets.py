@@ -2,7 +2,7 @@
 
 - `MaskBank`: the evaluation hole masks (papers A-D): mask_NNNNN.png + manifest.json.
 - `make_deblur_set` / `load_deblur_set`: paper E's degraded set: blurred/NNNNN.png,
-  sharp/NNNNN.png + manifest.json (`python train_deblur.py make-eval-set` runs `make_deblur_set_command`).
+  sharp/NNNNN.png + manifest.json (`python evaluate.py make-eval-set` runs `make_deblur_set_command`).
 
 Both are saved the same way: the old manifest is removed first, the PNGs are written, and the
 manifest (with sha256 checksums) last and atomically, so an interrupted save never leaves a
@@ -210,7 +210,7 @@ def has_deblur_set(folder):
 def load_deblur_set(folder):
     """-> (manifest, list of (blurred uint8 [H,W,3], sharp uint8 [H,W,3])), checksums verified."""
     folder = Path(folder)
-    manifest = _read_manifest(folder, f"make the set with `python train_deblur.py make-eval-set --out {folder}`")
+    manifest = _read_manifest(folder, f"make the set with `python evaluate.py make-eval-set --out {folder}`")
     pairs = []
     for item in manifest["images"]:
         pair = []
@@ -224,12 +224,12 @@ def load_deblur_set(folder):
 
 
 def make_deblur_set_command(argv):
-    """`python train_deblur.py make-eval-set ...`: make_deblur_set from the command line."""
+    """`python evaluate.py make-eval-set ...`: make_deblur_set from the command line."""
     import argparse
 
     from data.degrade import KINDS
 
-    p = cliargs.ArgumentParser(prog="train_deblur.py make-eval-set", description=make_deblur_set.__doc__)
+    p = cliargs.ArgumentParser(prog="evaluate.py make-eval-set", description=make_deblur_set.__doc__)
     p.add_argument("--dataset", default="div2k", help="tfds name, folder or 'samples' (default: %(default)s)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", required=True, help="folder to write the set to")

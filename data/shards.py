@@ -1,7 +1,7 @@
 """Decoded images in TFRecord shards: a one-time conversion so training reads pixels, not JPEGs.
 
 Decoding and resizing a full-size JPEG costs far more than the masks or crops a step needs; on
-a GPU that can starve the step (README "Performance"). Convert a dataset once, at the size the
+a GPU that can starve the step (docs/PERFORMANCE.md). Convert a dataset once, at the size the
 paper trains on, and pass the folder as ``--dataset``:
 
     python -m data.shards celeb_a datasets/celeba128 --size 128 --first 100000

@@ -1,4 +1,4 @@
-"""Every full-scale README command, at the paper's image size and batch size, on stand-in data.
+"""Every full-scale command of docs/papers/, at the paper's image size and batch size, on stand-in data.
 
 What runs is each command's REAL path: the tfds builder and split (celeb_a with paper A's
 first-N-then-split selection, cifar10, div2k), data/sources.py, the input pipeline, the train step,
@@ -8,7 +8,7 @@ downloaded files are faked: `tensorflow_datasets.testing.mock_data` with metadat
 temporary tfds data_dir (so the builder finds the dataset prepared there, with the split sizes below)
 and a generator that yields, for "split[a:b]", exactly the examples a..b-1 of that split (each image
 is a function of its split and index, so a test can tell which images a command read). Paper D's
-Open Images folder and Set5 / Set14 / BSD100 are generated as the README lays them out.
+Open Images folder and Set5 / Set14 / BSD100 are generated as docs/papers/D.md lays them out.
 
 Scale: the paper's image size and batch size (A 128 px, 96; B 64, 64; C 64, 64; D 128, 50; E 96, 16),
 and 2 steps per command: 1, then the same command resumed to 2 (the extra runs of one script, such as
@@ -226,7 +226,7 @@ def evaluate_table(argv):
 # ----------------------------------------------------------------------------- papers A and B (+ table A)
 
 def paper_a(root, vgg_weights, starts, capsys):
-    """README A: `train_iizuka.py --stage 1|2|3` on celeb_a's first 125 images, 100 to train (paper:
+    """docs/papers/A.md: `train_iizuka.py --stage 1|2|3` on celeb_a's first 125 images, 100 to train (paper:
     100,000 / 80,000), 128 px, batch 96, in one run directory, each stage resumed once."""
     import train_iizuka
     # --width 8 (paper 64): the completion network and both discriminators at 1/8 of the channels
@@ -247,7 +247,7 @@ def paper_a(root, vgg_weights, starts, capsys):
 
 
 def paper_b(root, starts, capsys):
-    """README B: `train_unsupervised.py` (cifar10 at 64 px, batch 64, the paper's DCGAN widths)."""
+    """docs/papers/B.md: `train_unsupervised.py` (cifar10 at 64 px, batch 64, the paper's DCGAN widths)."""
     import keras
     import train_unsupervised
     run = root / "runs" / "train_unsupervised"
@@ -305,7 +305,7 @@ def test_papers_a_and_b_and_table_a(offline_tfds, vgg_weights, train_starts, rec
 # ----------------------------------------------------------------------------- paper C
 
 def test_paper_c_wgan_and_latent_search(offline_tfds, train_starts, capsys):
-    """README C: `train_wgan_completion.py train` (WGAN with clipping on celeb_a at 64 px, batch 64,
+    """docs/papers/C.md: `train_wgan_completion.py train` (WGAN with clipping on celeb_a at 64 px, batch 64,
     100 critic updates per step in the first 25 steps) and its latent search, `inpaint.py latent`."""
     import inpaint
     import train_wgan_completion
@@ -370,7 +370,7 @@ def write_open_images(folder, n=64):
 
 
 def test_paper_d_open_images_and_table_d(offline_tfds, train_starts, capsys):
-    """README D: `train_context_encoder.py` on datasets/openimages_100k (its default; 128 px, centre
+    """docs/papers/D.md: `train_context_encoder.py` on datasets/openimages_100k (its default; 128 px, centre
     64x64 hole, batch 50) and `--rec-only`, then `evaluate.py --table D --set5 datasets/Set5 --set14
     datasets/Set14 --bsd100 datasets/BSD100` on folders laid out and named as the real sets."""
     import train_context_encoder
@@ -381,7 +381,7 @@ def test_paper_d_open_images_and_table_d(offline_tfds, train_starts, capsys):
     d = ["--width", "16", "--log-every", "1"]
     run = offline_tfds / "runs" / "train_context_encoder"
     assert train_context_encoder.build_parser().get_default("run_dir") == "runs/train_context_encoder", \
-        "README D: the default --run-dir is runs/train_context_encoder, also when main() is called in-process"
+        "docs/papers/D.md: the default --run-dir is runs/train_context_encoder, also when main() is called in-process"
     train_and_resume(train_context_encoder.main, d, run / "ckpt", train_starts)
     assert "stopped: reached --steps 2" in capsys.readouterr().out
     cfg = config(run)
@@ -418,7 +418,7 @@ RESUMED_E = ("res_bn", "nonbn_res_l")
 
 
 def test_paper_e_four_variants_and_table_e(offline_tfds, vgg_weights, train_starts, recwarn):
-    """README E: `evaluate.py make-eval-set --dataset div2k --out datasets/deblur_eval`,
+    """docs/papers/E.md: `evaluate.py make-eval-set --dataset div2k --out datasets/deblur_eval`,
     `train_deblur.py --variant X` for the four variants (div2k train, 96-px crops, batch 16, 2 D updates
     per G update) and `evaluate.py --table E --eval-set datasets/deblur_eval`."""
     import evaluate

@@ -15,20 +15,35 @@ def readme_test_line():
 
 def test_ci_runs_exactly_the_readme_test_command():
     line = readme_test_line()
-    assert "pytest" in line and "requirements.txt" in line and "venv" in line
+    assert "pytest" in line and "requirements-cpu.txt" in line and "venv" in line     # CI takes the CPU route
     ci_lines = [l.strip() for l in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert line in ci_lines
 
 
+def _requirements(name):
+    """The pinned lines of a requirements file, `-r` includes read in place."""
+    out = []
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            out += _requirements(line[3:].strip())
+        elif line:
+            out.append(line)
+    return out
+
+
 def test_requirements_are_pinned_with_tensorflow_by_platform():
-    reqs = [l.split("#")[0].strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    reqs = [r for r in reqs if r]
-    for r in reqs:
+    """requirements.txt (GPU machines): tensorflow[and-cuda] on Linux; requirements-cpu.txt (CPU
+    machines, CI): plain tensorflow, the same version, no CUDA wheel; both pin the rest alike."""
+    gpu, cpu = _requirements("requirements.txt"), _requirements("requirements-cpu.txt")
+    for r in gpu + cpu:
         assert "==" in r, f"unpinned requirement: {r}"
-    assert any(r.startswith("tensorflow[and-cuda]==2.21") and 'sys_platform == "linux"' in r for r in reqs)
-    assert any(r.startswith("tensorflow==2.21") and 'sys_platform != "linux"' in r for r in reqs)
-    assert any(r.startswith("keras==3.") for r in reqs)
-    assert not any("addons" in r for r in reqs)
+    assert any(r.startswith("tensorflow[and-cuda]==2.21") and 'sys_platform == "linux"' in r for r in gpu)
+    assert any(r.startswith("tensorflow==2.21") and 'sys_platform != "linux"' in r for r in gpu)
+    assert "tensorflow==2.21.0" in cpu and not any("cuda" in r or "nvidia" in r for r in cpu)
+    assert [r for r in gpu if not r.startswith("tensorflow")] == [r for r in cpu if not r.startswith("tensorflow")]
+    assert any(r.startswith("keras==3.") for r in cpu)
+    assert not any("addons" in r for r in gpu + cpu)
 
 
 def test_no_forbidden_imports():

@@ -58,6 +58,7 @@ class Paper:
 
 
 INPAINTER = "inpainter.keras"     # the export every feed-forward inpainter shares: [image, mask] -> image
+GENERATOR = "generator.keras"     # a deblurring generator's export: image -> image of the same size
 
 
 # ----------------------------------------------------------------------------- the paper cards
@@ -150,7 +151,7 @@ _EXTRA = dict(
            bench={"tiny": dict(image=32, batch=4, width=4, bottleneck=16),
                   "small": dict(image=64, batch=8, width=16, bottleneck=500),
                   "paper": dict(image=128, batch=50, width=64, bottleneck=4000)}),
-    E=dict(exports={"generator": "generator.keras"}, table_module="evaluation.table_e",
+    E=dict(exports={"generator": GENERATOR}, table_module="evaluation.table_e",
            variant_labels={"stacked": "StackedG", "res_bn": "ResG", "nonbn_res": "NonBN-ResG",
                            "nonbn_res_l": "NonBN-ResG-L"},
            bench={"tiny": dict(image=32, batch=4, filters=4, d_filters=4, d_dense=8, blocks=1, variant="nonbn_res"),
@@ -180,7 +181,7 @@ PAPERS = {p.letter: replace(p, card=MappingProxyType(_CARDS[p.letter]), **_froze
           "003", "train_context_encoder", "models.context_encoder", INPAINTER, ("rec_adv", "rec_only"),
           "D", "inpaint"),
     Paper("E", "no-BN residual deblurring GAN", "GAN deblurring with a no-BN residual generator, four-model ablation",
-          "004", "train_deblur", "models.deblur", "generator.keras",
+          "004", "train_deblur", "models.deblur", GENERATOR,
           ("stacked", "res_bn", "nonbn_res", "nonbn_res_l"), "E", "deblur"),
 )}
 

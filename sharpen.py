@@ -49,7 +49,7 @@ def load_generator(path):
         paper = papers.of(cfg or {})
         if cfg is not None and (paper is None or paper.task != "deblur"):
             raise UserError(f"{path} is a paper {cfg.get('paper')} run, not a deblurring run of {_deblur_scripts()}")
-        export = paper.export if paper else "generator.keras"
+        export = paper.export if paper else papers.GENERATOR
         exported = rundir.export_path(path, export)
         if exported.is_file():
             return load_exported(exported)

@@ -32,6 +32,7 @@ import papers
 import rundir
 from errors import UserError, cli
 import cliargs
+from quiet_tf import import_tensorflow
 
 DEFAULT_RUNS = ("runs", "results/runs")
 MIN_SIDE = 16          # [choice] smallest photo side accepted (sharpen.py's minimum; SSIM needs 11)
@@ -407,7 +408,7 @@ def launch(app, port=7860, host="127.0.0.1"):
 
 
 def main(argv=None):
-    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, verbose=True)
     p.add_argument("--port", type=int, default=7860, help="the local port (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1",
                    help="the address to bind (default: %(default)s, this machine only; 0.0.0.0 shares it)")
@@ -421,6 +422,7 @@ def main(argv=None):
     entries = find_models(a.runs, a.model)
     if not entries:
         raise UserError(NO_MODEL.format(where=", ".join(f"{r}/" for r in a.runs)))
+    import_tensorflow()           # the models found; TensorFlow's start-up lines stay off stderr
     app = build_app(entries)
     url = launch(app, a.port, a.host)
     print(f"app: {len(entries)} models ({', '.join(sorted({e.letter or '?' for e in entries}))}); "

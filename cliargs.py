@@ -6,6 +6,7 @@ flags are validated where they are declared (`type=positive_int`, ...), so a bad
 TensorFlow as a traceback. Free of TensorFlow, like errors.py.
 """
 import argparse
+import os
 import sys
 
 INT64_MAX = 2**63 - 1
@@ -13,11 +14,26 @@ MAX_SIDE = 16384          # the largest image side a flag may ask for (a 16k x 1
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse.ArgumentParser whose errors are one `error: ... (see --help)` line, exit code 2."""
+    """argparse.ArgumentParser whose errors are one `error: ... (see --help)` line, exit code 2.
+    verbose=True adds --verbose: TensorFlow's own start-up and info lines are shown (quiet_tf)."""
+
+    def __init__(self, *args, verbose=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if verbose:
+            self.add_argument("--verbose", action=_Verbose, nargs=0, default=False,
+                              help="show TensorFlow's own start-up and info lines (hidden by default)")
 
     def error(self, message):
         print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
         raise SystemExit(2)
+
+
+class _Verbose(argparse.Action):
+    """--verbose: TF_CPP_MIN_LOG_LEVEL=0 before TensorFlow is imported, which turns quiet_tf's filter off."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        setattr(namespace, self.dest, True)
 
 
 def _number(kind, check, what):

@@ -20,12 +20,13 @@ from errors import UserError, cli
 import cliargs
 from cliargs import fraction, image_side, positive_int, seed_int
 from imagefiles import read_image, write_png
+from quiet_tf import import_tensorflow
 
 FILLS = {"white": 255, "black": 0, "gray": 128}
 
 
 def parse_args(argv=None):
-    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, verbose=True)
     p.add_argument("--image", required=True, help="the image to damage (JPEG, PNG, BMP, WebP)")
     p.add_argument("--out", required=True, help="the damaged image, a .png")
     p.add_argument("--mask-out", default=None, help="the mask .png, white = lost (default: <out>_mask.png)")
@@ -69,11 +70,12 @@ def main(argv=None):
     if args.block < 1 or not 0.0 <= args.rate <= 1.0:
         raise UserError(f"--block must be >= 1 and --rate in [0, 1], got {args.block} and {args.rate}")
     image = read_image(args.image)
+    if args.resize is not None and args.resize < 2:
+        raise UserError(f"--resize must be >= 2, got {args.resize}")
+    import_tensorflow()           # the inputs checked; TensorFlow's start-up lines stay off stderr
     if args.resize is not None:
         from data.preprocess import center_crop_resize
 
-        if args.resize < 2:
-            raise UserError(f"--resize must be >= 2, got {args.resize}")
         image = center_crop_resize(image, args.resize).numpy()
     h, w = image.shape[:2]
     need = 2 if args.kind == "center" else args.block

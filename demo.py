@@ -154,7 +154,7 @@ def write_loss_curves(items, folder):
 
 
 def main(argv=None):
-    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, verbose=True)
     p.add_argument("--out", default=None, help="results folder (default: results, results/proxy for --budget long; "
                                                "with --dataset D a subfolder on_<name of D>)")
     p.add_argument("--runs", default=None, help="where the demo's models are trained (default: <out>/runs)")

@@ -65,7 +65,7 @@ def subcommand_lines(modules):
 def build_parser(modules=None):
     modules = tables() if modules is None else modules
     lines = subcommand_lines(modules)
-    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, verbose=True,
                                epilog="\n".join(["subcommands (each has its own --help):", *lines]) if lines else None)
     p.add_argument("--table", required=True, choices=tuple(modules), help="which paper's table")
     p.add_argument("--out", default=None, help="output folder (default: results/table_<X>)")

@@ -28,6 +28,7 @@ import papers
 import rundir
 from errors import UserError, cli
 import cliargs
+from quiet_tf import import_tensorflow
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
@@ -134,7 +135,7 @@ def export(model, fmt, out, float16=False):
 
 
 def main(argv=None):
-    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, verbose=True)
     p.add_argument("--model", required=True, help="trained run directory or exported .keras file")
     p.add_argument("--format", required=True, choices=FORMATS, help="savedmodel (TF Serving), tflite, onnx")
     p.add_argument("--out", required=True,
@@ -145,6 +146,7 @@ def main(argv=None):
         raise UserError(f"--float16 applies to --format tflite only, not {a.format}")
     if a.format in SUFFIX and Path(a.out).suffix.lower() != SUFFIX[a.format]:
         raise UserError(f"--out {a.out} must end in {SUFFIX[a.format]} for --format {a.format}")
+    import_tensorflow()           # after the flags are checked; its start-up lines stay off stderr
     model, what = load_network(a.model)
     path = export(model, a.format, a.out, a.float16)
     inputs = ", ".join(f"{t.name} {list(t.shape)}" for t in model.inputs)

@@ -24,8 +24,10 @@ import numpy as np
 
 from errors import UserError, cli
 import cliargs
-from imagefiles import read_image, write_image
-from inpainters import RESOLUTIONS, check_hole, complete     # completing one photo: inpainters/
+import folders
+from imagefiles import read_image, write_image, write_image_atomic
+from inpainters import RESOLUTIONS, check_hole, complete, load_inpainter, locate_inpainter   # inpainters/
+from quiet_tf import import_tensorflow
 
 
 def read_mask(path, shape):
@@ -42,14 +44,9 @@ LOSSLESS = (".png", ".bmp", ".tif", ".tiff")   # outputs that keep every known p
 
 def complete_folder(args):
     """--images DIR --masks DIR --out DIR: every image with its mask, as PNGs named after the images."""
-    import folders
-    from imagefiles import write_image_atomic
-    from inpainters import load_inpainter
-
     if not args.masks:
         raise UserError("--images needs --masks (a folder of masks named like the images, or <name>_mask.png)")
     images = folders.images_in(args.images)
-    inpainter = load_inpainter(args.model)
     items, unpaired = [], 0
     for image in images:
         mask = folders.mask_for(image, args.masks)
@@ -59,6 +56,9 @@ def complete_folder(args):
             items.append((image.stem, (image, mask)))
     if not items:
         raise UserError(f"no image in {args.images} has a mask in {args.masks} (x.png or x_mask.png for image x.*)")
+    locate_inpainter(args.model)                     # every path checked before TensorFlow loads
+    import_tensorflow()
+    inpainter = load_inpainter(args.model)
 
     def one(paths, out):
         image = read_image(paths[0], "image")
@@ -77,7 +77,8 @@ def main(argv=None):
         # Only this subcommand needs it, and it imports TensorFlow (the single-image path loads it later).
         from inpainters import latent_command
         return latent_command.main(argv[1:])
-    parser = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                    verbose=True)
     parser.add_argument("--model", required=True, help="trained run directory or exported .keras file")
     one = parser.add_mutually_exclusive_group(required=True)
     one.add_argument("--image", help="the image to complete")
@@ -99,9 +100,10 @@ def main(argv=None):
     if Path(args.out).suffix.lower() not in LOSSLESS:
         raise UserError(f"--out {args.out}: {Path(args.out).suffix or 'no extension'} is not lossless, so the known "
                         f"pixels would change (JPEG alters nearly all of them); use .png")
-    image = read_image(args.image, "image")
+    image = read_image(args.image, "image")          # every input checked before TensorFlow loads
     hole = read_mask(args.mask, image.shape[:2])
-    from inpainters import load_inpainter
+    locate_inpainter(args.model)
+    import_tensorflow()
     inpainter = load_inpainter(args.model)
     out = complete(inpainter, image, hole, blend=args.blend, resolution=args.resolution)
     path = write_image(args.out, out)

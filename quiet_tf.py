@@ -7,7 +7,7 @@ that TF_CPP_MIN_LOG_LEVEL does not silence, twice:
     I0000 00:00:1796595333.695103    4083 port.cc:153] oneDNN custom operations are on. ...
     I0000 00:00:1796595333.695453    4083 cudart_stub.cc:31] Could not find cuda drivers on your machine, ...
 
-so a command that stops with one `error:` line would print seven. Importing this module sets
+so a command that stops with one `error:` line would print seven. `import_tensorflow()` sets
 TF_CPP_MIN_LOG_LEVEL=2 unless it is set, and imports tensorflow with file descriptor 2 sent to a
 temporary file; afterwards every line is passed on to stderr except those start-up lines (INFO lines,
 `I...`, and the absl notice before them). Warnings and errors pass. TF_CPP_MIN_LOG_LEVEL=0 turns the
@@ -24,7 +24,9 @@ import sys
 import tempfile
 
 _STARTUP = re.compile(r"(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-                      r"|I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] )")
+                      r"|I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] "
+                      # tensorflow[and-cuda] on a machine without a GPU: it runs on the CPU, nothing to act on
+                      r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] failed call to cuInit)")
 
 
 def startup_noise(line: str) -> bool:
@@ -57,6 +59,3 @@ def import_tensorflow():
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
-
-
-import_tensorflow()

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+import folders
 import imagefiles
 import papers
 import rundir
 from errors import UserError, cli
 import cliargs
 from cliargs import nonnegative_int, positive_int
+from quiet_tf import import_tensorflow
 
 MIN_SIZE = 16          # [choice] smallest side accepted (see docs/PAPER_NOTES.md, paper E)
 MIN_CENTRE = 64        # [choice] smallest centre a tile keeps: --tile 40 with a 19-px overlap kept 2 px
@@ -37,12 +39,10 @@ def _deblur_scripts():
     return " or ".join(f"{p.train_module}.py" for p in papers.PAPERS.values() if p.task == "deblur")
 
 
-def load_generator(path):
-    """A run directory (its export, else its newest checkpoint restored into the networks its
-    paper builds from config.json: papers.networks) or a .keras file -> keras.Model."""
-    from inpainters import import_model_modules
-    from training.export import load_exported
-    import_model_modules()              # the custom layers of every paper's model module (AddInput)
+def locate_generator(path):
+    """What load_generator(path) will load, checked without TensorFlow: an exported .keras file, or
+    a run directory whose newest checkpoint is restored (then also its config). Mistakes -> one line."""
+    from inpainters import check_keras_file
     path = Path(path)
     if path.is_dir():
         cfg = rundir.read_config(path)
@@ -52,17 +52,29 @@ def load_generator(path):
         export = paper.export if paper else papers.GENERATOR
         exported = rundir.export_path(path, export)
         if exported.is_file():
-            return load_exported(exported)
-        if cfg is not None and rundir.ckpt_dir(path).is_dir():
-            from training.checkpoint import restore_from
-            G = papers.networks(cfg)["generator"]
-            restore_from(path, generator=G)
-            return G
+            return check_keras_file(exported), None
+        if cfg is not None and rundir.has_checkpoints(path):
+            return path, cfg
         raise UserError(f"{path} holds no {rundir.EXPORT}/{export} and no checkpoint; train it with "
                         f"{_deblur_scripts()} or pass an exported .keras file")
     if not path.exists():
         raise UserError(f"no model at {path}; pass a {_deblur_scripts()} run directory or an exported .keras file")
-    return load_exported(path)
+    return check_keras_file(path), None
+
+
+def load_generator(path):
+    """A run directory (its export, else its newest checkpoint restored into the networks its
+    paper builds from config.json: papers.networks) or a .keras file -> keras.Model."""
+    from inpainters import import_model_modules          # TensorFlow: only once the path is known to be good
+    from training.export import load_exported
+    path, cfg = locate_generator(path)
+    import_model_modules()              # the custom layers of every paper's model module (AddInput)
+    if cfg is None:
+        return load_exported(path)
+    from training.checkpoint import restore_from
+    G = papers.networks(cfg)["generator"]
+    restore_from(path, generator=G)
+    return G
 
 
 def tile_windows(length, tile, overlap):
@@ -131,24 +143,23 @@ def check_tile(tile, overlap, h, w):
 
 def sharpen_folder(a):
     """--images DIR --out DIR: every photo sharpened into DIR/<name>.png (progress, skip, resume)."""
-    import folders
-    from imagefiles import write_image_atomic
-
     files = folders.images_in(a.images)
+    locate_generator(a.model)                        # every path checked before TensorFlow loads
+    import_tensorflow()
     G = load_generator(a.model)
     overlap = receptive_radius(G) if a.overlap is None else a.overlap
 
     def one(path, out):
         image = read_image(path)
         check_tile(a.tile, overlap, *image.shape[:2])
-        write_image_atomic(out, sharpen_array(G, image, a.tile, overlap))
+        imagefiles.write_image_atomic(out, sharpen_array(G, image, a.tile, overlap))
 
     folders.run_batch([(f.stem, f) for f in files], a.out, one, "sharpening")
     return 0
 
 
 def main(argv=None):
-    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cliargs.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, verbose=True)
     p.add_argument("--model", required=True, help="train_deblur.py run directory or exported .keras generator")
     one = p.add_mutually_exclusive_group(required=True)
     one.add_argument("--image", help="the blurry photo")
@@ -169,6 +180,8 @@ def main(argv=None):
     h, w = image.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise UserError(f"{a.image} is {w}x{h}; sharpen.py needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
+    locate_generator(a.model)                        # every input checked before TensorFlow loads
+    import_tensorflow()
     G = load_generator(a.model)
     overlap = receptive_radius(G) if a.overlap is None else a.overlap
     check_tile(a.tile, overlap, h, w)

@@ -16,7 +16,8 @@ import math
 import os
 from dataclasses import dataclass
 
-import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
+from quiet_tf import import_tensorflow
+import_tensorflow()        # before TensorFlow loads below: its start-up INFO lines stay off stderr
 import tensorflow as tf
 
 import papers

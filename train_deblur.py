@@ -23,7 +23,8 @@ import itertools
 import sys
 from pathlib import Path
 
-import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
+from quiet_tf import import_tensorflow
+import_tensorflow()        # before TensorFlow loads below: its start-up INFO lines stay off stderr
 import keras
 import tensorflow as tf
 

@@ -17,7 +17,8 @@ Exports <run_dir>/export/inpainter.keras ([image, mask] -> prediction) for inpai
 import argparse
 
 import numpy as np
-import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
+from quiet_tf import import_tensorflow
+import_tensorflow()        # before TensorFlow loads below: its start-up INFO lines stay off stderr
 import tensorflow as tf
 
 import papers

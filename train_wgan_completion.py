@@ -22,7 +22,8 @@ import sys
 
 import papers
 
-import quiet_tf  # noqa: F401  (before TensorFlow: keeps its start-up INFO lines off stderr)
+from quiet_tf import import_tensorflow
+import_tensorflow()        # before TensorFlow loads below: its start-up INFO lines stay off stderr
 import tensorflow as tf
 
 from data.pipeline import inpainting_batches

@@ -7,6 +7,7 @@ Papers A, B and D export a feed-forward keras.Model with inputs [image, mask] to
 completes by latent search in its trained prior (inpainters/latent.py).
 """
 import importlib
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -85,27 +86,53 @@ class Inpainter:
         return np.concatenate(out, axis=0)
 
 
-def load_inpainter(path, **search):
-    """A .keras file, or a run directory (its config.json names the paper) -> an Inpainter.
-    `search`: settings for a paper whose inpainter is a search, not an export (paper C: iterations=)."""
+def check_keras_file(path):
+    """A .keras file's path, checked without TensorFlow to be a Keras 3 archive (a zip with config.json)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            z.getinfo("config.json")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        raise UserError(f"{path} is not a Keras model file (damaged or another format); re-export it from "
+                        f"its run directory") from None
+    return Path(path)
+
+
+def locate_inpainter(path):
+    """(paper or None, what load_inpainter will load: a .keras file, or the run directory of a paper
+    that completes by search), checked without TensorFlow: every mistake in --model is one line
+    before anything heavy loads."""
     path = Path(path)
     if path.is_dir():
         try:
-            config = rundir.read_config(path) or {}
+            config = rundir.read_config(path)
         except UserError as e:
             raise UserError(f"{e}; or pass the exported .keras file instead") from None
-        paper = papers.PAPERS.get(config.get("paper"))
+        paper = papers.of(config or {})
+        if paper is not None and paper.task != "inpaint":
+            raise UserError(f"{path} is a run of paper {paper.letter} ({paper.name}), which does not inpaint; "
+                            f"pass an inpainting run or its exported .keras file")
         if paper is not None and paper.inpainter:     # the paper's own inpainter (C: latent search in its prior)
-            return papers.hook(paper.inpainter)(str(path), **search)
+            if not rundir.has_checkpoints(path):
+                raise UserError(f"{path} has no checkpoint yet; train it first ({paper.train_module}.py)")
+            return paper, path
         file = paper.exports.get("inpainter", papers.INPAINTER) if paper is not None else papers.INPAINTER
         exported = rundir.export_path(path, file)
         if not exported.is_file():
             raise UserError(f"{path} has no {rundir.EXPORT}/{file}; finish a training stage in that run "
                             f"directory first, or pass a .keras file")
-        path = exported
-    elif not path.exists():
+        return paper, check_keras_file(exported)
+    if not path.exists():
         raise UserError(f"no model at {path}; pass a trained run directory or an exported .keras file")
-    from training.export import load_exported
+    return None, check_keras_file(path)
+
+
+def load_inpainter(path, **search):
+    """A .keras file, or a run directory (its config.json names the paper) -> an Inpainter.
+    `search`: settings for a paper whose inpainter is a search, not an export (paper C: iterations=)."""
+    paper, path = locate_inpainter(path)
+    if path.is_dir():
+        return papers.hook(paper.inpainter)(str(path), **search)
+    from training.export import load_exported     # TensorFlow: only once the path is known to be good
     import_model_modules()
     try:
         model = load_exported(path)

@@ -27,9 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import papers
 import rundir
-from data.sources import SAMPLE_CROP_MIN, list_images
 from errors import UserError, cli
 import cliargs
+from quiet_tf import import_tensorflow
 
 VARIANTS = papers.PAPERS["E"].variants
 
@@ -75,6 +75,7 @@ def plan(runs, budget, vgg, variants, train_dir=None):
     quiet = ["--log-every", "50", "--save-every", "100000", "--image-every", "100000"]
     data, every = ["--dataset", "samples"], []
     if train_dir is not None:   # random crops as `samples` gives them; A and C select every photo
+        from data.sources import SAMPLE_CROP_MIN, list_images   # TensorFlow: loaded once the flags are checked
         data = ["--dataset", str(train_dir), "--random-crops", str(SAMPLE_CROP_MIN)]
         n = str(len(list_images(train_dir)))
         every = ["--first", n, "--n-train", n]
@@ -181,6 +182,9 @@ def main(argv=None):
     if a.dataset and not a.out:
         out = out / f"on_{Path(a.dataset).expanduser().resolve().name}"
     runs = Path(a.runs) if a.runs else out / "runs"
+    if a.dataset and not Path(a.dataset).expanduser().is_dir():          # before TensorFlow loads: one line
+        raise UserError(f"--dataset {a.dataset} is not a folder; pass a folder of your photos")
+    import_tensorflow()
     out.mkdir(parents=True, exist_ok=True)
     from data import heldout
     train_dir = test_dir = None

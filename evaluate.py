@@ -24,6 +24,7 @@ import rundir
 import cliargs
 from cliargs import image_side, positive_int
 from errors import cli
+from quiet_tf import import_tensorflow
 
 
 def tables():
@@ -42,7 +43,7 @@ def __getattr__(name):
 def quiet_tensorflow():
     """Load TensorFlow now, without its start-up INFO lines (quiet_tf.py): called once the flags are
     parsed, so that --help and a flag error never wait for it."""
-    importlib.import_module("quiet_tf")
+    import_tensorflow()
 
 
 def commands(modules):

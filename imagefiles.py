@@ -31,7 +31,7 @@ def read_image(path, what="image"):
     if not path.is_file():
         raise UserError(f"no {what} at {path}: the file does not exist")
     data = np.frombuffer(path.read_bytes(), np.uint8)
-    with _decoder_messages() as said:
+    with decoder_messages() as said:
         try:
             image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         except cv2.error:
@@ -61,7 +61,7 @@ def _rgb8(image):
 
 
 @contextlib.contextmanager
-def _decoder_messages():
+def decoder_messages():
     """Capture what C decoders (libjpeg, libpng) print on file descriptor 2 while decoding, so a
     damaged file gives our one line instead of their several; yields the list of lines it read."""
     lines = []

@@ -29,6 +29,9 @@ _STARTUP = re.compile(r"(WARNING: All log messages before absl::InitializeLog\(\
                       r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] failed call to cuInit)")
 
 
+_LOG_LINE = re.compile(r"([IWEF]\d{4} |WARNING:|ERROR:)")
+
+
 def startup_noise(line: str) -> bool:
     """True for a line TensorFlow writes while loading that says nothing a user must act on."""
     return bool(_STARTUP.match(line))
@@ -49,13 +52,19 @@ def import_tensorflow():
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), fd)
         try:
-            importlib.import_module("tensorflow")
+            tf = importlib.import_module("tensorflow")
+            tf.config.list_physical_devices()     # CUDA's probe (a "failed call to cuInit" line) happens here
         finally:
             os.dup2(saved, fd)
             os.close(saved)
             captured.seek(0)
             text = captured.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines(keepends=True) if not startup_noise(line)]
+            kept, dropping = [], False
+            for line in text.splitlines(keepends=True):
+                # a dropped message's continuation lines ("To enable the following instructions: ...") go too
+                dropping = startup_noise(line) or (dropping and not _LOG_LINE.match(line))
+                if not dropping:
+                    kept.append(line)
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -33,6 +33,7 @@ import tensorflow as tf
 from data.imagesource import ImageSource, check_split, decode_image, seed_pair, select
 from data import tfds_source
 from errors import UserError
+from imagefiles import decoder_messages
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +196,12 @@ class FileSource(ImageSource):
     def _probe(self):
         """Fail early, with one line, if the first files are all unreadable (not images)."""
         for path in self.paths[:_PROBE_FILES]:
-            try:
-                decode_image(tf.io.read_file(path))
-                return
-            except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
-                continue
+            with decoder_messages():        # TF's "Local rendezvous is aborting" lines: our one line says it
+                try:
+                    decode_image(tf.io.read_file(path))
+                    return
+                except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
+                    continue
         raise UserError(f"none of the first {min(_PROBE_FILES, self._count)} image files in "
                         f"{self._where} could be decoded (e.g. {self.paths[0]}); "
                         "check that the folder holds JPEG/PNG/BMP/WebP images")

@@ -1,5 +1,8 @@
 """Hardening (issue 15): every bad input to a CLI ends in ONE `error:` line and exit code 2, run
 in-process; nothing is written over a user's file."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,7 +12,7 @@ import inpaint
 import sharpen
 import train_context_encoder
 import train_deblur
-from errors import main_guard
+from errors import UserError, main_guard
 from imagefiles import write_png
 
 
@@ -158,3 +161,51 @@ def test_a_damaged_jpeg_gives_our_line_not_libjpegs(capfd, tmp_path):
     err = err_lines()
     assert image.shape == (512, 512, 3)
     assert len(err) == 1 and err[0].startswith("warning: image") and "Corrupt JPEG data" in err[0], err
+
+
+def _one_line_run(args, cwd):
+    import subprocess
+    import sys
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")       # what a user's shell has: no level set -> 2
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env=env)
+    return proc.returncode, [x for x in proc.stderr.splitlines() if x.strip()]
+
+
+def test_a_folder_of_corrupt_images_is_one_stderr_line(tmp_path):
+    """Training on, or scoring, a folder whose images are all corrupt: one `error:` line, nothing of
+    TensorFlow's (its start-up lines, its tf.data "Local rendezvous is aborting" warnings)."""
+    root = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        (bad / f"img{i}.jpg").write_bytes(b"not a jpeg %d" % i)
+    for args in ([root / "train_context_encoder.py", "--smoke", "--dataset", bad, "--run-dir", tmp_path / "run"],
+                 [root / "evaluate.py", "--table", "D", "--set5", bad, "--out", tmp_path / "table"]):
+        code, err = _one_line_run(args, tmp_path)
+        assert code == 2 and len(err) == 1 and err[0].startswith("error: none of the first 3 image files"), err
+
+
+@pytest.mark.parametrize("key,value,expected", [("image_size", "abc", "int"), ("steps", "fast", "int or null"),
+                                                ("residual", "yes", "bool"), ("lr", [1], "float or null")])
+def test_config_json_values_of_the_wrong_type_are_one_line(tmp_path, key, value, expected):
+    """Every value a model is built from is checked through rundir.SCHEMA when config.json is read."""
+    import json
+    import rundir
+    (tmp_path / "config.json").write_text(json.dumps({"paper": "D", key: value}))
+    with pytest.raises(UserError) as e:
+        rundir.read_config(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / 'config.json'}: {key} must be {expected}, got {value!r}")
+    assert "\n" not in str(e.value)
+
+
+def test_a_hand_edited_config_stops_a_resumed_run_in_one_line(tmp_path):
+    import json
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"paper": "D", "steps": "fast"}))
+    (run / "ckpt").mkdir()
+    (run / "ckpt" / "checkpoint").write_text("saved")         # a run that trained: its config.json is read
+    code, err = _one_line_run([root / "train_context_encoder.py", "--smoke", "--run-dir", run], tmp_path)
+    assert code == 2 and len(err) == 1 and "steps must be int or null, got 'fast'" in err[0], err

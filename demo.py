@@ -58,6 +58,9 @@ AIDS = dict(A=("--residual",), D=("--d-lr", "1e-4"), E=("--global-residual",))
 # [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 2-10x the steps.
 LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
             e_steps=1200, e_steps_l=500, latent_iterations=500)
+# seconds per training step of each demo model on an idle 2-core machine (measured: a full demo run),
+# for the time-left estimate; other budgets scale them by their step counts
+SECONDS_PER_STEP = {}
 # the demo's models after ONE training step (issue 14's "step 0" rows): sizes, widths, aids and evaluation as FULL
 STEP1 = dict(FULL, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, e_steps=1, e_steps_l=1)
 QUICK = dict(a_size=32, a_steps=(1, 1, 1), a_batch=4, b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
@@ -97,16 +100,16 @@ def plan(runs, budget, vgg, variants, train_dir=None):
         ("paper C (DCGAN prior)", runs / "c", [rundir.CONFIG_NAME, rundir.CKPT], train["C"],
          ["train", "--loss", "bce"] + base + wide + every + [*budget["c_args"],
                                                              "--steps", str(budget["c_steps"]), "--run-dir", str(runs / "c")]),
+        ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", [export["D"]], train["D"],
+         base + ["--width", "8", *AIDS["D"], "--mask", "glcic", "--image-size", str(s),
+                 "--steps", str(budget["d_glcic_steps"]),
+                 "--run-dir", str(runs / "d_glcic")]),
         ("paper D (l_rec + l_adv)", runs / "d", [export["D"]], train["D"],
          base + ["--width", "8", *budget["d_args"], *AIDS["D"], "--steps", str(budget["d_steps"]),
                  "--run-dir", str(runs / "d")]),
         ("paper D (l_rec)", runs / "d_rec", [export["D"]], train["D"],
          base + ["--width", "8", *budget["d_args"], "--rec-only", "--steps", str(budget["d_steps"]),
                  "--run-dir", str(runs / "d_rec")]),
-        ("paper D (GLCIC holes: table A's Context Encoder)", runs / "d_glcic", [export["D"]], train["D"],
-         base + ["--width", "8", *AIDS["D"], "--mask", "glcic", "--image-size", str(s),
-                 "--steps", str(budget["d_glcic_steps"]),
-                 "--run-dir", str(runs / "d_glcic")]),
     ]
     items += [(f"paper E ({v})", runs / f"e_{v}", [export["E"]], train["E"],
                base + ["--variant", v, *budget["e_args"], *AIDS["E"],
@@ -116,27 +119,57 @@ def plan(runs, budget, vgg, variants, train_dir=None):
     return items
 
 
+def table_of(run_dir):
+    """The table a demo run is scored in: A (A's stages, B, C, D with GLCIC holes), D, or E."""
+    name = Path(run_dir).name
+    return "E" if name.startswith("e_") else {"d": "D", "d_rec": "D"}.get(name, "A")
+
+
 def _trained_on(run_dir):
     """The --dataset a run directory was trained on (None if it has no config.json)."""
     path = Path(run_dir) / rundir.CONFIG_NAME
     return rundir.read_config(run_dir).get("dataset") if path.is_file() else None
 
 
-def train_all(items, log=print):
+def _steps(argv):
+    return int(argv[argv.index("--steps") + 1])
+
+
+def estimate_left(items, done, seconds):
+    """Seconds the models not in `done` should take: each model's measured seconds per step on an
+    idle 2-core machine (SECONDS_PER_STEP) times its steps, scaled by how fast this machine has been
+    on the models it trained so far (`seconds`: label -> wall seconds)."""
+    prior = {label: SECONDS_PER_STEP.get(label, 0.5) * _steps(argv) for label, *_, argv in items}
+    speed = sum(seconds.values()) / max(sum(prior[k] for k in seconds), 1e-9) if seconds else 1.0
+    return speed * sum(prior[label] for label, *_ in items if label not in done)
+
+
+def _clock(s):
+    return f"{int(s) // 60}:{int(s) % 60:02d}"
+
+
+def train_all(items, log=print, after=None):
+    """Train every item not yet trained (a rerun reuses what finished); `after(i)` runs after item i
+    (demo.main writes its results there). The line before each model says where the whole demo is."""
     import importlib
-    times = {}
+    times, done, start = {}, set(), time.time()
     for i, (label, run_dir, files, module, argv) in enumerate(items, 1):
         wanted, had = argv[argv.index("--dataset") + 1], _trained_on(run_dir)
         if had is not None and had != wanted:
             raise UserError(f"{run_dir} holds a model trained on --dataset {had}, not {wanted}; "
                             "pass another --runs (or --out) or delete it")
         if _done(run_dir, *files):
-            log(f"[{i}/{len(items)}] {label}: reusing {run_dir}")
-            continue
-        log(f"[{i}/{len(items)}] training {label} -> {run_dir}")
-        start = time.time()
-        importlib.import_module(module).main(argv)
-        times[label] = round(time.time() - start, 1)
+            log(f"[model {i} of {len(items)}] {label}: reusing {run_dir}")
+        else:
+            left = estimate_left(items, done, times)
+            log(f"[model {i} of {len(items)}] training {label} -> {run_dir} | {_clock(time.time() - start)} so far, "
+                f"about {_clock(left)} of training left")
+            t = time.time()
+            importlib.import_module(module).main(argv)
+            times[label] = round(time.time() - t, 1)
+        done.add(label)
+        if after is not None:
+            after(i - 1)
     return times
 
 
@@ -204,9 +237,6 @@ def main(argv=None):
               "and E are meaningless here; pass --vgg-weights imagenet|PATH for real ones")
     start = time.time()
     items = plan(runs, budget, a.vgg_weights, a.deblur_variants, train_dir)
-    train_times = train_all(items)
-    trained_s = time.time() - start
-    curves = write_loss_curves(items, out / "curves")
     import evaluate
     limit = [] if budget["limit"] is None else ["--limit", str(budget["limit"])]
     if a.budget == "quick":  # the held-out photos themselves, one of each
@@ -223,7 +253,8 @@ def main(argv=None):
         scored = (f"scored on crops of the {'3 held-out bundled photos' if test_dir is None else 'held-out photos'} "
                   f"({n_inpaint} inpainting crops at 3 scales, {n_deblur} deblurring tiles of 128 px)")
     a_steps = "/".join(str(s) for s in budget["a_steps"])
-    scale = {"demo": "Demo scale", "long": "Proxy scale", "quick": "Wiring check (quick)"}[a.budget]
+    scale = {"demo": "Demo scale", "long": "Proxy scale", "quick": "Wiring check (quick)",
+             "step1": "One training step"}[a.budget]
     note = (f"{scale}, not the papers' scale: models trained on CPU (paper A stages "
             f"{a_steps} steps at {budget['a_size']} px; B, C {budget['b_steps']}/{budget['c_steps']}, "
             f"D {budget['d_steps']}, E {budget['e_steps']} ({budget['e_steps_l']} NonBN-ResG-L) steps) on random crops "
@@ -241,35 +272,58 @@ def main(argv=None):
         "E": ["--table", "E", *e_data, "--eval-set", str(out / "deblur_eval"), "--eval-size", "128",
               "--deblur-runs", str(runs / "e_{variant}")],
     }
-    texts, results = [], {}
-    for name, argv_t in tables.items():
-        print(f"evaluating table {name}")
-        result, text = evaluate.evaluate(argv_t + limit + ["--step0", "--out", str(out / f"table_{name}"),
-                                                           "--note", note])
-        texts.append(text)
-        md = next((out / f"table_{name}").glob("table_*.md"))
-        results[name] = {"markdown": str(md), "json": str(md.with_suffix(".json"))}
-    claims_rows = None
+    # results as the demo goes: each table is scored as soon as the last of its models is trained, each
+    # model's loss curve is drawn when it finishes, and README.md / summary.json are rewritten each time
+    last_of = {table_of(run_dir): i for i, (_, run_dir, *_) in enumerate(items)}
+    texts, results, curves, times = {}, {}, [], {}
+
+    def report(finished, claims_rows=None, claims_text=None):
+        total = time.time() - start
+        grids = sorted(str(p.relative_to(out)) for p in out.glob("table_*/grid_*.png"))
+        shown = curves + (["curves/c_latent_search.png"] if (out / "curves" / "c_latent_search.png").exists() else [])
+        state = (f"Wall time: {total:.0f} s in all, of which training {sum(times.values()):.0f} s "
+                 f"({os.cpu_count()} CPU cores visible)" if finished else
+                 f"**In progress:** {len(done)} of {len(items)} models trained ({total:.0f} s so far); tables "
+                 f"{', '.join(texts) or 'none yet'} written. An interrupted demo keeps all of this, and a rerun "
+                 f"continues from the first untrained model")
+        parts = [texts[k] for k in tables if k in texts] + (
+            ["# Each paper's claim at proxy scale\n\n" + claims_text] if claims_text else [])
+        summary = (f"# Demo results\n\n**{note}.**\n\n{state}. Picture grids (rows: input / each method / ground "
+                   f"truth): " + ", ".join(f"[{g}]({g})" for g in grids) + ". Loss curves: "
+                   + ", ".join(f"[{c}]({c})" for c in shown) + "\n\n" + "\n\n".join(parts))
+        (out / "README.md").write_text(summary)
+        rundir.write_json_atomic(out / "summary.json", {
+            "note": note, "wall_s": round(total, 1), "train_s": round(sum(times.values()), 1), "train_times_s": times,
+            "budget": a.budget, "quick": a.budget == "quick", "finished": finished,
+            "trained": [label for label, *_ in items[:len(done)]], "tables": results, "grids": grids,
+            "curves": shown, "claims": claims_rows})
+        return summary
+
+    done = []
+
+    def after(i):
+        label, run_dir = items[i][:2]
+        done.append(label)
+        curves.extend(c for c in write_loss_curves([items[i]], out / "curves") if c not in curves)
+        for name in ((("A", "A_pasted") if table_of(run_dir) == "A" else (table_of(run_dir),))
+                     if last_of[table_of(run_dir)] == i else ()):
+            print(f"evaluating table {name}")
+            result, text = evaluate.evaluate(tables[name] + limit + ["--step0", "--out", str(out / f"table_{name}"),
+                                                                     "--note", note])
+            texts[name] = text
+            md = next((out / f"table_{name}").glob("table_*.md"))
+            results[name] = {"markdown": str(md), "json": str(md.with_suffix(".json"))}
+        report(False)
+
+    times.update(train_all(items, after=after))
+    claims_rows = claims_text = None
     if a.budget in ("long", "quick"):
         import claims
         print("checking each paper's claim")
         claims_rows, claims_text = claims.check(out, runs, budget["latent_iterations"])
-        texts.append("# Each paper's claim at proxy scale\n\n" + claims_text)
-    total = time.time() - start
-    grids = sorted(str(p.relative_to(out)) for p in out.glob("table_*/grid_*.png"))
-    curves += ["curves/c_latent_search.png"] if (out / "curves" / "c_latent_search.png").exists() else []
-    summary = (f"# Demo results\n\n**{note}.**\n\nWall time: {total:.0f} s in all, of which training {trained_s:.0f} s "
-               f"({os.cpu_count()} CPU cores visible). Picture grids (rows: input / each method / ground truth): "
-               + ", ".join(f"[{g}]({g})" for g in grids) + ". Loss curves: "
-               + ", ".join(f"[{c}]({c})" for c in curves) + "\n\n" + "\n\n".join(texts))
-    (out / "README.md").write_text(summary)
-    rundir.write_json_atomic(out / "summary.json", {"note": note, "wall_s": round(total, 1),
-                                                 "train_s": round(trained_s, 1), "train_times_s": train_times,
-                                                 "budget": a.budget, "quick": a.budget == "quick",
-                                                 "tables": results, "grids": grids, "curves": curves,
-                                                 "claims": claims_rows})
+    summary = report(True, claims_rows, claims_text)
     print(summary)
-    print(f"demo finished in {total:.0f} s: see {out / 'README.md'} and the grids in {out}")
+    print(f"demo finished in {time.time() - start:.0f} s: see {out / 'README.md'} and the grids in {out}")
     return 0
 
 

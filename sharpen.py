@@ -102,6 +102,18 @@ def receptive_radius(model):
     return radius(model)
 
 
+_COMPILED = {}
+
+
+def compiled(model):
+    """model(x, training=False) as one tf.function per model, its shapes relaxed after the second size:
+    every tile (they share one size) runs the traced graph; eager calls cost 40% more (bench/sharpen_speed.py)."""
+    import tensorflow as tf     # heavy: loaded once the inputs are checked (sharpen.py imports it late)
+    if id(model) not in _COMPILED or _COMPILED[id(model)][0] is not model:
+        _COMPILED[id(model)] = (model, tf.function(lambda x: model(x, training=False), reduce_retracing=True))
+    return _COMPILED[id(model)][1]
+
+
 def sharpen_float(model, image, tile=DEFAULT_TILE, overlap=None):
     """float32 [H, W, 3] in [-1, 1] -> float32 [H, W, 3]: whole image, or tiles when larger than `tile`.
 
@@ -111,14 +123,15 @@ def sharpen_float(model, image, tile=DEFAULT_TILE, overlap=None):
     h, w = image.shape[:2]
     if overlap is None:
         overlap = receptive_radius(model)
+    run = compiled(model)
     if h <= tile and w <= tile:
-        return np.asarray(model(image[None], training=False))[0]
+        return np.asarray(run(image[None]))[0]
     out = np.empty_like(image)
     windows = [(r, c) for r in tile_windows(h, tile, overlap) for c in tile_windows(w, tile, overlap)]
     from tqdm import tqdm
     for (ys, ye, cys, cye), (xs, xe, cxs, cxe) in tqdm(windows, desc="tiles", unit="tile", leave=False,
                                                      disable=len(windows) < 4):
-        y = np.asarray(model(image[None, ys:ye, xs:xe], training=False))[0]
+        y = np.asarray(run(image[None, ys:ye, xs:xe]))[0]
         out[cys:cye, cxs:cxe] = y[cys - ys:cye - ys, cxs - xs:cxe - xs]
     return out
 

@@ -130,6 +130,7 @@ def test_demo_plan_on_a_users_folder_trains_random_crops_of_it(tmp_path):
     on other photos is refused, not silently reused."""
     import numpy as np
     import pytest
+    from data.sources import SAMPLE_CROP_MIN
     from errors import UserError
     from imagefiles import write_png
     for k in range(4):
@@ -137,7 +138,7 @@ def test_demo_plan_on_a_users_folder_trains_random_crops_of_it(tmp_path):
     items = demo.plan(tmp_path / "runs", demo.FULL, "none", demo.VARIANTS, tmp_path / "train")
     for label, run_dir, _, module, argv in items:
         assert argv[argv.index("--dataset") + 1] == str(tmp_path / "train")
-        assert argv[argv.index("--random-crops") + 1] == str(demo.SAMPLE_CROP_MIN)
+        assert argv[argv.index("--random-crops") + 1] == str(SAMPLE_CROP_MIN)
         if module in ("train_iizuka", "train_wgan_completion"):
             assert argv[argv.index("--first") + 1] == argv[argv.index("--n-train") + 1] == "4"
     run_dir = items[0][1]
@@ -145,3 +146,25 @@ def test_demo_plan_on_a_users_folder_trains_random_crops_of_it(tmp_path):
     (run_dir / "config.json").write_text(json.dumps({"dataset": "samples"}))
     with pytest.raises(UserError, match="trained on --dataset samples"):
         demo.train_all(items[:1], log=lambda *_: None)
+
+
+def test_the_demo_reports_as_it_goes(tmp_path, monkeypatch):
+    """After each model, train_all calls back (demo.main scores a table when its last model is
+    trained and rewrites README.md); its progress line says which model of how many and the time left."""
+    items = demo.plan(tmp_path / "runs", demo.FULL, "none", demo.VARIANTS)
+    assert [demo.table_of(run_dir) for _, run_dir, *_ in items] == ["A"] * 6 + ["D"] * 2 + ["E"] * 4
+    trained, lines, after = [], [], []
+
+    class Script:
+        @staticmethod
+        def main(argv):
+            trained.append(argv)
+
+    monkeypatch.setattr("importlib.import_module", lambda name: Script)
+    demo.train_all(items[:3], log=lines.append, after=after.append)
+    assert after == [0, 1, 2] and len(trained) == 3
+    assert lines[0].startswith("[model 1 of 3] training paper A stage 1") and "of training left" in lines[0]
+    # the estimate: the priors' share of what is left, scaled by this machine's speed so far
+    left = demo.estimate_left(items, {items[0][0]}, {items[0][0]: 10.0})
+    prior = {label: demo.SECONDS_PER_STEP.get(label, 0.5) * demo._steps(argv) for label, *_, argv in items}
+    assert abs(left - 10.0 / prior[items[0][0]] * sum(v for k, v in prior.items() if k != items[0][0])) < 1e-6

@@ -46,8 +46,15 @@ HOLES = {              # the hole choices: label -> data.masks kind (None = draw
 BLURS = ("the photo is blurred: sharpen it", "blur it with a Gaussian kernel", "blur it with a motion kernel")
 MACROBLOCK_RATE = 0.25  # damage.py's default loss probability
 NO_MODEL = ("no trained model found in {where}: train all five papers' models with `python demo.py` (minutes "
-            "on a CPU; they land in results/runs), or one with e.g. `python train_context_encoder.py --smoke "
-            "--run-dir runs/ce`, or pass --model RUN_DIR_OR_KERAS")
+            "on a CPU; they land in results/runs), or one with e.g. `python {script} --smoke --run-dir runs/{run}`, "
+            "or pass --model RUN_DIR_OR_KERAS")
+
+
+def no_model(where, task=None):
+    """NO_MODEL with a train script of `task`'s papers (the first the registry lists)."""
+    paper = next((p for p in papers.PAPERS.values() if task in (None, p.task)), None)
+    script = f"{paper.train_module}.py" if paper else "demo.py"
+    return NO_MODEL.format(where=where, script=script, run=paper.train_module.removeprefix("train_") if paper else "x")
 
 
 @dataclass(frozen=True)
@@ -296,10 +303,11 @@ def _guarded(fn, n_out):
     return handler
 
 
-def _model_picker(gr, choices, what, prefix):
+def _model_picker(gr, choices, what, prefix, task):
     """The no-model note (when there is none) and the model dropdown of one tab."""
     if not choices:
-        gr.Markdown(f"No {what} model found. {NO_MODEL.format(where='the runs searched')}.")
+        text = no_model("the runs searched", task)
+        gr.Markdown(f"No {what} model found. {text[0].upper()}{text[1:]}.")
     return gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Model (paper · method · run)",
                        elem_id=f"{prefix}-model")
 
@@ -334,7 +342,7 @@ def build_app(entries):
         with gr.Tab(f"Inpaint (papers {letters['inpaint']})"):
             with gr.Row():
                 with gr.Column():
-                    model = _model_picker(gr, inpainters, "inpainting", "inpaint")
+                    model = _model_picker(gr, inpainters, "inpainting", "inpaint", "inpaint")
                     editor = gr.ImageEditor(
                         type="numpy", image_mode="RGBA", format="png", label="Photo: upload, then paint the hole",
                         brush=gr.Brush(colors=["#ff00ff"], default_color="#ff00ff", color_mode="fixed",
@@ -374,7 +382,7 @@ def build_app(entries):
         with gr.Tab(f"Deblur (paper {letters['deblur']})"):
             with gr.Row():
                 with gr.Column():
-                    model_e = _model_picker(gr, sharpeners, "deblurring", "sharpen")
+                    model_e = _model_picker(gr, sharpeners, "deblurring", "sharpen", "deblur")
                     photo_e = gr.Image(type="numpy", format="png", label="Photo", elem_id="sharpen-photo")
                     how = gr.Radio(list(BLURS), value=BLURS[0], label="Blur")
                     go_e = gr.Button("Sharpen", variant="primary", elem_id="sharpen-run")
@@ -421,7 +429,7 @@ def main(argv=None):
         raise UserError(f"--port must be 1..65535, got {a.port}")
     entries = find_models(a.runs, a.model)
     if not entries:
-        raise UserError(NO_MODEL.format(where=", ".join(f"{r}/" for r in a.runs)))
+        raise UserError(no_model(", ".join(f"{r}/" for r in a.runs)))
     import_tensorflow()           # the models found; TensorFlow's start-up lines stay off stderr
     app = build_app(entries)
     url = launch(app, a.port, a.host)

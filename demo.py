@@ -60,7 +60,12 @@ LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=
             e_steps=1200, e_steps_l=500, latent_iterations=500)
 # seconds per training step of each demo model on an idle 2-core machine (measured: a full demo run),
 # for the time-left estimate; other budgets scale them by their step counts
-SECONDS_PER_STEP = {}
+SECONDS_PER_STEP = {   # the full demo of 2026-12-07: 638 s of training, 722 s in all
+    "paper A stage 1": 0.298, "paper A stage 2": 0.255, "paper A stage 3": 0.388, "paper B (unsupervised)": 0.057,
+    "paper C (DCGAN prior)": 0.120, "paper D (GLCIC holes: table A's Context Encoder)": 0.044,
+    "paper D (l_rec + l_adv)": 0.084, "paper D (l_rec)": 0.086, "paper E (stacked)": 0.128, "paper E (res_bn)": 0.137,
+    "paper E (nonbn_res)": 0.119, "paper E (nonbn_res_l)": 0.464,
+}
 # the demo's models after ONE training step (issue 14's "step 0" rows): sizes, widths, aids and evaluation as FULL
 STEP1 = dict(FULL, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, e_steps=1, e_steps_l=1)
 QUICK = dict(a_size=32, a_steps=(1, 1, 1), a_batch=4, b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
@@ -148,11 +153,13 @@ def _clock(s):
     return f"{int(s) // 60}:{int(s) % 60:02d}"
 
 
-def train_all(items, log=print, after=None):
+def train_all(items, log=print, after=None, times=None):
     """Train every item not yet trained (a rerun reuses what finished); `after(i)` runs after item i
-    (demo.main writes its results there). The line before each model says where the whole demo is."""
+    (demo.main writes its results there). The line before each model says where the whole demo is.
+    `times` (label -> seconds of training) is filled as the models finish, and returned."""
     import importlib
-    times, done, start = {}, set(), time.time()
+    times = {} if times is None else times
+    done, start = set(), time.time()
     for i, (label, run_dir, files, module, argv) in enumerate(items, 1):
         wanted, had = argv[argv.index("--dataset") + 1], _trained_on(run_dir)
         if had is not None and had != wanted:
@@ -315,7 +322,7 @@ def main(argv=None):
             results[name] = {"markdown": str(md), "json": str(md.with_suffix(".json"))}
         report(False)
 
-    times.update(train_all(items, after=after))
+    train_all(items, after=after, times=times)
     claims_rows = claims_text = None
     if a.budget in ("long", "quick"):
         import claims

@@ -107,8 +107,10 @@ def main(argv=None):
     inpainter = load_inpainter(args.model)
     out = complete(inpainter, image, hole, blend=args.blend, resolution=args.resolution)
     path = write_image(args.out, out)
+    native = args.resolution != "model" and hasattr(inpainter, "any_size") and inpainter.any_size() is not None
+    size = "at the photo's own resolution" if native else f"at {inpainter.image_size}x{inpainter.image_size}"
     print(f"completed {int(hole.sum())} hole pixels of {args.image} with {inpainter.name} "
-          f"({inpainter.image_size}x{inpainter.image_size}{', Poisson-blended' if args.blend else ''}) -> {path}")
+          f"({size}{', Poisson-blended' if args.blend else ''}) -> {path}")
     return 0
 
 

@@ -33,9 +33,9 @@ import rundir
 from errors import UserError, cli
 import cliargs
 from quiet_tf import import_tensorflow
+from app_actions import BLURS, check_size, generated_hole, inpaint_photo, sharpen_photo, trained_hole
 
 DEFAULT_RUNS = ("runs", "results/runs")
-MIN_SIDE = 16          # [choice] smallest photo side accepted (sharpen.py's minimum; SSIM needs 11)
 HOLES = {              # the hole choices: label -> data.masks kind (None = drawn with the brush)
     "drawn with the brush": None,
     "centre square": "center",
@@ -43,8 +43,6 @@ HOLES = {              # the hole choices: label -> data.masks kind (None = draw
     "lost macroblocks": "macroblock",
     "bursts of lost macroblocks": "burst",
 }
-BLURS = ("the photo is blurred: sharpen it", "blur it with a Gaussian kernel", "blur it with a motion kernel")
-MACROBLOCK_RATE = 0.25  # damage.py's default loss probability
 NO_MODEL = ("no trained model found in {where}: train all five papers' models with `python demo.py` (minutes "
             "on a CPU; they land in results/runs), or one with e.g. `python {script} --smoke --run-dir runs/{run}`, "
             "or pass --model RUN_DIR_OR_KERAS")
@@ -147,6 +145,22 @@ class Models:
             raise UserError(f"no {task} model {key!r}: choose one of {', '.join(names) or 'none (train one first)'}")
         return entry
 
+    def preload(self, log=print, iterations=300):
+        """Load every model now and run it once on a small input (Keras builds, tf.function traces), so
+        that no action waits on a first-use load; `iterations`: the app's default for a search."""
+        import time
+        start = time.time()
+        log(f"app: loading {len(self.entries)} models ...")
+        for entry in self.entries.values():
+            model = self.get(entry, iterations)
+            if entry.task == "deblur":
+                from sharpen import compiled
+                compiled(model)(np.zeros((1, 64, 64, 3), np.float32))
+            elif hasattr(model, "model"):            # a feed-forward inpainter (not a search)
+                s = model.image_size
+                model.predict(np.zeros((1, s, s, 3), np.float32), np.ones((1, s, s, 1), np.float32))
+        log(f"app: {len(self.entries)} models loaded in {time.time() - start:.0f} s")
+
     def get(self, entry, iterations=None):
         key = (entry.path, iterations if entry.search else None)
         if key not in self._loaded:
@@ -159,77 +173,6 @@ class Models:
                 self._loaded[key] = load_inpainter(entry.path, **search)
         return self._loaded[key]
 
-
-def check_size(image, what="the photo"):
-    h, w = image.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise UserError(f"{what} is {w}x{h} pixels: the app needs at least {MIN_SIDE}x{MIN_SIDE}")
-    return image
-
-
-def generated_hole(kind, seed, height, width, block=16):
-    """bool [H, W] hole of a data.masks kind (center, rectangles, macroblock, burst) at the photo's size."""
-    from data.masks import make_mask
-    if kind in ("macroblock", "burst") and not 1 <= block <= min(height, width):
-        raise UserError(f"macroblocks of {block} px do not fit a {width}x{height} photo: choose a smaller side")
-    kw = {"macroblock": dict(block=block, rate=MACROBLOCK_RATE), "burst": dict(block=block)}.get(kind, {})
-    mask, _ = make_mask(kind, int(seed), height, width, **kw)
-    return mask.numpy()[..., 0] > 0.5
-
-
-def scores(result, truth, hole=None, baseline=None, baseline_name="input"):
-    """PSNR/SSIM of the result (and of the damaged input, to compare) against the clean photo."""
-    import metrics
-
-    def line(image, name):
-        text = f"{name}: PSNR {metrics.psnr(image, truth):.2f} dB, SSIM {metrics.ssim(image, truth):.4f}"
-        if hole is not None:
-            text += f"; in the hole: PSNR {metrics.psnr(image, truth, mask=hole):.2f} dB"
-        return text
-    lines = [line(result, "result")] + ([line(baseline, baseline_name)] if baseline is not None else [])
-    return "\n".join(lines) + "\n(against the photo you uploaded, the ground truth)"
-
-
-def inpaint_photo(models, entry, photo, hole, blend=True, clean=True, iterations=300):
-    """uint8 photo [H, W, 3] + bool hole -> (input shown with the hole white, result, scores text)."""
-    from inpaint import check_hole, complete
-    check_hole(hole, "the hole")
-    result = complete(models.get(entry, iterations), photo, hole, blend=blend)
-    damaged = photo.copy()
-    damaged[hole] = 255                                  # damage.py's white fill: what the hole looks like
-    text = scores(result, photo, hole, damaged, "input (hole white)") if clean else \
-        "no scores: the photo is not marked clean, so there is no ground truth"
-    return damaged, result, text
-
-
-def blur_photo(photo, how, sigma=1.5, seed=0):
-    """The blurred photo for a BLURS choice (the photo itself for the first): data.degrade kernels."""
-    if how == BLURS[0]:
-        return photo
-    from data import degrade
-    from data.preprocess import to_float, to_uint8
-    if how == BLURS[1]:
-        if not 0.1 <= float(sigma) <= 10:
-            raise UserError(f"sigma {sigma} is out of range: choose 0.1 to 10 pixels")
-        kernel = degrade.gaussian_kernel(float(sigma))
-    elif how == BLURS[2]:
-        kernel = degrade.motion_kernel([0, int(seed)])
-    else:
-        raise UserError(f"unknown blur choice {how!r}: choose one of {', '.join(BLURS)}")
-    return to_uint8(degrade.blur(to_float(photo), kernel)).numpy()
-
-
-def sharpen_photo(models, entry, photo, how, sigma=1.5, seed=0):
-    """uint8 photo -> (the blurred input, the sharpened result, scores text)."""
-    from sharpen import sharpen_array
-    blurred = blur_photo(photo, how, sigma, seed)
-    result = sharpen_array(models.get(entry), blurred)
-    text = "no scores: the uploaded photo is the blurred input, there is no sharp ground truth" if how == BLURS[0] \
-        else scores(result, photo, baseline=blurred, baseline_name="blurred input")
-    return blurred, result, text
-
-
-# ============================================================================ the page
 
 def _editor_photo_and_strokes(editor, payload):
     """An ImageEditor payload -> (uint8 photo [H, W, 3], bool strokes [H, W]); unreadable -> UserError."""
@@ -324,10 +267,11 @@ def _result_column(gr, input_label, result_label, prefix):
     return [shown, result, text, download, message]
 
 
-def build_app(entries):
-    """The gr.Blocks page for these entries (two tabs), with the API endpoints inpaint and sharpen."""
+def build_app(entries, models=None):
+    """The gr.Blocks page for these entries (two tabs), with the API endpoints inpaint and sharpen.
+    models: a Models of these entries (main preloads it), else one that loads each on first use."""
     import gradio as gr
-    models = Models(entries)
+    models = models or Models(entries)
     out_dir = tempfile.mkdtemp(prefix="gan-restoration-app-")
     # a search (paper C's latent search) is slow: listed last, so a feed-forward model is the default
     inpainters = [(e.label, e.path) for e in sorted((e for e in entries if e.task == "inpaint"),
@@ -368,13 +312,19 @@ def build_app(entries):
                     raise UserError(f"unknown hole {hole_label!r}: choose one of {', '.join(HOLES)}")
                 kind = HOLES[hole_label]
                 h, w = strokes.shape
-                holes = strokes if kind is None else generated_hole(kind, int(seed or 0), h, w, int(block))
+                cut = ""
+                if kind == "center":                 # the hole this model was trained to fill
+                    config = rundir.read_config(entry.path) if Path(entry.path).is_dir() else None
+                    holes, cut = trained_hole(models.get(entry, int(iterations)), config, h, w)
+                else:
+                    holes = strokes if kind is None else generated_hole(kind, int(seed or 0), h, w, int(block))
                 if kind is None and not strokes.any():
                     raise UserError("no hole: paint over the region to fill with the brush, or choose a "
                                     "generated hole")
                 damaged, out, scored = inpaint_photo(models, entry, photo, holes, bool(blend), bool(clean),
                                                      int(iterations))
-                return damaged, out, scored, _png(out, out_dir, "inpainted")
+                return damaged, out, (f"{cut[0].upper()}{cut[1:]}.\n{scored}" if cut else scored), \
+                    _png(out, out_dir, "inpainted")
 
             go.click(_guarded(inpaint_event, 4), [model, editor, hole, seed, block, blend, clean, iterations],
                      outputs, api_name="inpaint", preprocess=False)
@@ -431,7 +381,9 @@ def main(argv=None):
     if not entries:
         raise UserError(no_model(", ".join(f"{r}/" for r in a.runs)))
     import_tensorflow()           # the models found; TensorFlow's start-up lines stay off stderr
-    app = build_app(entries)
+    models = Models(entries)
+    models.preload()
+    app = build_app(entries, models)
     url = launch(app, a.port, a.host)
     print(f"app: {len(entries)} models ({', '.join(sorted({e.letter or '?' for e in entries}))}); "
           f"open {url} (Ctrl-C stops it)", flush=True)

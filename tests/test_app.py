@@ -147,7 +147,12 @@ def test_inpaint_endpoint_with_a_generated_hole(served, hole):
     assert message == ""
     shown, result = _read(shown), _read(result)
     kind = app.HOLES[hole]
-    expected = app.generated_hole(kind, 2, *served["photo"].shape[:2], block=16)
+    h, w = served["photo"].shape[:2]
+    if kind == "center":     # the hole the model trained on: the loose .keras (no run, so no config) runs at its size
+        expected, said = app.trained_hole(app.Models(served["entries"]).get(app.entry_for(served["loose"])), None, h, w)
+        assert text.startswith(said[0].upper() + said[1:])
+    else:
+        expected = app.generated_hole(kind, 2, h, w, block=16)
     _check_completion(served, shown, result, expected)
     assert "PSNR" in text
 
@@ -292,3 +297,38 @@ def test_in_a_real_browser_upload_draw_fill(served):
     rows = np.nonzero(hole)[0]
     assert abs(rows.mean() - photo.shape[0] / 2) < 0.2 * photo.shape[0]   # across the middle, as drawn
     _check_completion(served, shown, result, hole)
+
+
+def test_the_centre_hole_is_the_one_the_model_was_trained_to_fill():
+    """A model that sees the photo resized to S x S gets the centre half of each side (its S/2 square);
+    a fully convolutional one at native resolution gets the largest hole it trained on, in pixels."""
+    class Squeezing:            # runs at its own size only (papers B, C, D)
+        image_size = 32
+
+        def any_size(self):
+            return None
+
+    class Native(Squeezing):    # fully convolutional (paper A)
+        def any_size(self):
+            return object()
+
+    hole, said = app.trained_hole(Squeezing(), {}, 1500, 2000)
+    assert hole.sum() == 750 * 1000 and hole[375:1125, 500:1500].all() and "centre 16x16 square" in said
+    hole, said = app.trained_hole(Native(), {"hole_max": 24}, 1500, 2000)
+    assert hole.sum() == 24 * 24 and hole[738:762, 988:1012].all() and "24x24 px" in said
+
+
+def test_a_large_photo_is_scored_around_its_hole():
+    from app_actions import SCORE_MARGIN, scores
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)
+    hole = np.zeros((1500, 2000), bool)
+    hole[700:740, 900:960] = True
+    result = truth.copy()
+    result[hole] = 0
+    text = scores(result, truth, hole)
+    assert f"hole's {60 + 2 * SCORE_MARGIN}x{40 + 2 * SCORE_MARGIN}-px box" in text
+    import metrics
+    crop = (slice(700 - SCORE_MARGIN, 740 + SCORE_MARGIN), slice(900 - SCORE_MARGIN, 960 + SCORE_MARGIN))
+    assert f"in the hole: PSNR {metrics.psnr(result, truth, mask=hole):.2f} dB" in text   # the hole's own figure
+    assert f"SSIM {metrics.ssim(result[crop], truth[crop]):.4f}" in text

@@ -20,7 +20,7 @@ MAX_LINES = 450
 # The only modules that may import a train script: bench/ (its synthetic steps), demo.py (runs them) and
 # experiments/ (probes that train a model per experiment).
 MAY_IMPORT_TRAIN_SCRIPTS = ("bench.", "demo", "experiments.")
-USER_TOOLS = ("app", "inpaint", "sharpen", "damage", "export", "folders")
+USER_TOOLS = ("app", "app_actions", "inpaint", "sharpen", "damage", "export", "folders")
 # Layers, bottom up: a module imports only modules of its own layer or below. Every module must
 # match one prefix (the longest wins); `TRAIN` stands for the registry's train scripts.
 LAYERS = (
@@ -28,7 +28,7 @@ LAYERS = (
     ("rundir", "imagefiles", "blend", "data", "losses", "models"),                  # 1: foundations
     ("training",),                                                                  # 2: the shared training pieces
     ("TRAIN", "inpainters"),                                                        # 3: papers' train scripts, inference
-    ("folders", "inpaint", "sharpen", "damage", "export", "app", "evaluation"),     # 4: user tools, the tables
+    ("folders", "inpaint", "sharpen", "damage", "export", "app", "app_actions", "evaluation"),     # 4: user tools, the tables
     ("evaluate", "claims"),                                                         # 5: the evaluation command
     ("demo",),                                                                      # 6
     ("bench", "experiments"),                                                       # 7: measurements, probes

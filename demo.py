@@ -312,8 +312,9 @@ def main(argv=None):
         label, run_dir = items[i][:2]
         done.append(label)
         curves.extend(c for c in write_loss_curves([items[i]], out / "curves") if c not in curves)
-        for name in ((("A", "A_pasted") if table_of(run_dir) == "A" else (table_of(run_dir),))
-                     if last_of[table_of(run_dir)] == i else ()):
+        table = table_of(run_dir)
+        due = [name for name in tables if name.split("_")[0] == table] if last_of[table] == i else []
+        for name in due:                     # its table (A: also A_pasted), once its last model is trained
             print(f"evaluating table {name}")
             result, text = evaluate.evaluate(tables[name] + limit + ["--step0", "--out", str(out / f"table_{name}"),
                                                                      "--note", note])

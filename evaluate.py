@@ -40,12 +40,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def quiet_tensorflow():
-    """Load TensorFlow now, without its start-up INFO lines (quiet_tf.py): called once the flags are
-    parsed, so that --help and a flag error never wait for it."""
-    import_tensorflow()
-
-
 def commands(modules):
     """{subcommand: function(argv) -> exit code} that the table modules add (make-eval-set)."""
     found = {}
@@ -93,7 +87,7 @@ def evaluate(argv=None, log=print):
     args = build_parser(modules).parse_args(argv)
     table = modules[args.table]
     table.defaults(args)
-    quiet_tensorflow()
+    import_tensorflow()        # once the flags are parsed: --help and a flag error never wait for it
     instead = getattr(table, "run_instead", None)
     done = instead(args, log=log) if instead is not None else None
     if done is not None:                  # what the flags asked for instead of the table (E: --model)
@@ -116,7 +110,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     subcommands = commands(tables())
     if argv and argv[0] in subcommands:
-        quiet_tensorflow()
+        import_tensorflow()
         return subcommands[argv[0]](argv[1:])
     result, text = evaluate(argv)
     print(text)

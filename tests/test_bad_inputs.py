@@ -209,3 +209,34 @@ def test_a_hand_edited_config_stops_a_resumed_run_in_one_line(tmp_path):
     (run / "ckpt" / "checkpoint").write_text("saved")         # a run that trained: its config.json is read
     code, err = _one_line_run([root / "train_context_encoder.py", "--smoke", "--run-dir", run], tmp_path)
     assert code == 2 and len(err) == 1 and "steps must be int or null, got 'fast'" in err[0], err
+
+
+def test_user_images_decode_as_the_training_pipeline_does(tmp_path):
+    """imagefiles.read_image (OpenCV, no TensorFlow) gives the pixels of data/decode.py (the training
+    pipeline's TensorFlow decoder) for JPEG (baseline, progressive, grey), 16-bit, RGBA, grey and
+    palette PNG, WebP, BMP and GIF; and it reads TIFF, which the TensorFlow decoder cannot."""
+    import cv2
+    import tensorflow as tf
+    from PIL import Image
+    from skimage import data as skdata
+    import imagefiles
+    from data.decode import decode_image
+    img = skdata.astronaut()[:96, :128]
+    cv2.imwrite(str(tmp_path / "a.jpg"), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    cv2.imwrite(str(tmp_path / "p.jpg"), img[..., ::-1], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    cv2.imwrite(str(tmp_path / "g.jpg"), img[..., 0])
+    wide = img.astype(np.uint16) * 257 + np.arange(128, dtype=np.uint16)[None, :, None]
+    cv2.imwrite(str(tmp_path / "a16.png"), wide[..., ::-1])
+    rgba = np.concatenate([img, np.full(img.shape[:2] + (1,), 128, np.uint8)], -1)
+    cv2.imwrite(str(tmp_path / "rgba.png"), rgba[..., [2, 1, 0, 3]])
+    cv2.imwrite(str(tmp_path / "grey.png"), img[..., 1])
+    Image.fromarray(img).convert("P").save(tmp_path / "pal.png")
+    Image.fromarray(img).save(tmp_path / "a.webp", quality=80)
+    Image.fromarray(img).save(tmp_path / "a.bmp")
+    Image.fromarray(img).convert("P").save(tmp_path / "a.gif")
+    for path in sorted(tmp_path.iterdir()):
+        ours = imagefiles.read_image(path)
+        theirs = decode_image(tf.constant(path.read_bytes())).numpy()
+        np.testing.assert_array_equal(ours, theirs, err_msg=path.name)
+    Image.fromarray(img).save(tmp_path / "a.tif")
+    np.testing.assert_array_equal(imagefiles.read_image(tmp_path / "a.tif"), img)

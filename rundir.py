@@ -71,7 +71,7 @@ SCHEMA = dict(
     paper=str, image_size=int, batch_size=int, width=int, filters=int, blocks=int, d_filters=int, d_dense=int,
     z_dim=int, code_dim=int, bottleneck=int, local_size=int, fc_units=int, stage=int, variant=str, mask=str,
     loss=str, dataset=str, residual=bool, global_residual=bool, rec_only=bool, gp=bool,
-    steps=(int, None), seed=int, lr=(float, None), d_lr=(float, None), alpha=float, beta=float,
+    steps=(int, None), seed=int, lr=(float, None), d_lr=(float, None), alpha=float, beta=float, sharp_fraction=float,
 )
 
 

@@ -114,15 +114,31 @@ def compiled(model):
     return _COMPILED[id(model)][1]
 
 
-def sharpen_float(model, image, tile=DEFAULT_TILE, overlap=None):
+def mirrored(image, margin):
+    """The image with `margin` px mirrored onto each side (reflect, no edge repeat), margin capped
+    at the image's side - 1; returns (padded, margin used)."""
+    margin = max(0, min(int(margin), image.shape[0] - 1, image.shape[1] - 1))
+    return np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode="reflect"), margin
+
+
+def sharpen_float(model, image, tile=DEFAULT_TILE, overlap=None, pad=None):
     """float32 [H, W, 3] in [-1, 1] -> float32 [H, W, 3]: whole image, or tiles when larger than `tile`.
 
-    overlap None = the model's receptive-field radius (exact tiling).
+    overlap None = the model's receptive-field radius (exact tiling). pad: [choice] the photo is
+    first mirrored by this many px on each side (None: the receptive-field radius), so a border
+    pixel sees mirrored neighbours, as a reflect-padded blur gave it, not the convolutions' zeros
+    (at a 128-px tile's border the zeros cost 0.7 dB on the foreign photos; docs/EXPERIMENTS.md, issue 25).
     """
     image = np.asarray(image, np.float32)
-    h, w = image.shape[:2]
     if overlap is None:
         overlap = receptive_radius(model)
+    image, pad = mirrored(image, overlap if pad is None else pad)
+    out = _sharpen_padded(model, image, tile, overlap)
+    return out[pad:out.shape[0] - pad, pad:out.shape[1] - pad]
+
+
+def _sharpen_padded(model, image, tile, overlap):
+    h, w = image.shape[:2]
     run = compiled(model)
     if h <= tile and w <= tile:
         return np.asarray(run(image[None]))[0]

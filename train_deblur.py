@@ -194,7 +194,8 @@ def training_batches(source, args, strategy=None, first=None):
 
     def batches(start):
         ds = pipeline.deblur_batches(source, args.image_size, args.batch_size, args.seed, blur_kind=args.blur,
-                                     start_step=start * k, sigma_range=tuple(args.sigma_range))
+                                     start_step=start * k, sigma_range=tuple(args.sigma_range),
+                                     scale_range=tuple(args.scale_range), sharp_fraction=args.sharp_fraction)
         ds = ds.batch(k, drop_remainder=True).map(stack).prefetch(tf.data.AUTOTUNE)
         ds = distribute.distribute_dataset(strategy, ds) if strategy is not None else ds
         if first is None:
@@ -224,6 +225,13 @@ def build_parser():
                         help="blur of the training inputs (data/degrade.py) (default: %(default)s)")
     parser.add_argument("--sigma-range", type=float, nargs=2, default=list(CARD["sigma_range"]), metavar=("LO", "HI"),
                         help="Gaussian blur sigma range (default: %(default)s)")
+    parser.add_argument("--scale-range", type=positive_float, nargs=2, default=[1.0, 1.0], metavar=("LO", "HI"),
+                        help="demo-scale aid, not the paper's: take each training crop at a log-uniform random scale "
+                             "of the photo in [LO, HI] (< 1 zooms in), content at more scales than the photos have "
+                             "(docs/EXPERIMENTS.md, issue 25) (default: %(default)s, the photos' own scale)")
+    parser.add_argument("--sharp-fraction", type=float, default=0.0,
+                        help="demo-scale aid, not the paper's: this share of training examples is left unblurred "
+                             "(input = target), so G learns to leave sharp content alone (default: %(default)s)")
     parser.add_argument("--filters", type=positive_int, default=CARD["filters"], help="generator width (default: %(default)s)")
     parser.add_argument("--blocks", type=int, default=CARD["blocks"], help="residual blocks (default: %(default)s)")
     parser.add_argument("--global-residual", action=argparse.BooleanOptionalAction, default=CARD["global_residual"],

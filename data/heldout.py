@@ -9,6 +9,10 @@ Deterministic (a fixed grid, no randomness), so every experiment is scored on th
                            pipeline.eval_deblur_set's seeded "mixed" degradation.
     inpainting_images(S)   papers A-D: per photo the largest centred square, then its 2x2 and 3x3
                            grids of sub-squares (3 scales), each resized to S: 14 per photo, 42.
+A photo over LARGE px on its short side (a user's or the foreign set's multi-megapixel photos;
+none of the bundled ones) is scored at two scales: its native-resolution tiles and also those of
+the photo area-downscaled to DOWNSCALED px on the short side, the bundled photos' scale (deblurring),
+and besides its resized squares 4 native-resolution crops of S px (inpainting).
 Baselines for inpainting: `mean_fill` (each hole pixel = the per-channel mean of the known
 pixels of that image) and OpenCV Telea (evaluate.classical_inpaint).
 """
@@ -24,6 +28,10 @@ from errors import UserError
 
 TEST_EVERY = 5          # split_folder: every 5th photo is held out (12 train / 3 test for 15 photos)
 TILES_PER_PHOTO = 16    # deblur_tiles: at most this many tiles of one photo (a 12 MP photo has ~700)
+LARGE = 1000            # a photo with a longer short side is also scored downscaled / as native crops
+DOWNSCALED = 512        # short side of that downscaled copy (the bundled photos are 300-512 px)
+FLAT = 4.0              # deblur_tiles skips tiles whose grey levels vary less (std): blur leaves them
+                        # unchanged to the 8-bit level (a clear sky, a black frame), PSNR infinite
 
 
 def split_folder(folder, dest, locked=False):
@@ -79,14 +87,16 @@ def test_photos(folder=None):
 
 def deblur_tiles(size=128, folder=None, per_photo=TILES_PER_PHOTO):
     """[(name, uint8 [size, size, 3])]: the non-overlapping grid of size x size tiles of each
-    held-out photo (grid centred in the photo), native resolution; at most `per_photo` of them per
-    photo, evenly spread over the grid."""
+    held-out photo (grid centred in the photo), native resolution, flat tiles (FLAT) skipped; at
+    most `per_photo` of them per photo, evenly spread over the grid."""
+    import cv2
     out = []
-    for name, im in test_photos(folder):
+    for name, im in _with_downscaled(test_photos(folder), cv2):
         h, w = im.shape[:2]
         ny, nx = h // size, w // size
         top, left = (h - ny * size) // 2, (w - nx * size) // 2
-        cells = [(i, j) for i in range(ny) for j in range(nx)]
+        cells = [(i, j) for i in range(ny) for j in range(nx)
+                 if im[top + i * size:top + (i + 1) * size, left + j * size:left + (j + 1) * size].mean(-1).std() >= FLAT]
         if len(cells) > per_photo:
             cells = [cells[k] for k in np.linspace(0, len(cells) - 1, per_photo).round().astype(int)]
         for i, j in cells:
@@ -95,31 +105,60 @@ def deblur_tiles(size=128, folder=None, per_photo=TILES_PER_PHOTO):
     return out
 
 
+def _with_downscaled(photos, cv2):
+    """The photos, each followed by its copy area-downscaled to DOWNSCALED px on the short side
+    (named <name>_s512) when its short side is over LARGE."""
+    for name, im in photos:
+        yield name, im
+        h, w = im.shape[:2]
+        if min(h, w) > LARGE:
+            f = DOWNSCALED / min(h, w)
+            yield f"{name}_s{DOWNSCALED}", cv2.resize(im, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+
+
 def inpainting_images(size, scales=(1, 2, 3), folder=None):
     """[(name, uint8 [size, size, 3])]: for each held-out photo its largest centred square split
-    into k x k sub-squares for k in `scales`, each area-resized to size x size."""
+    into k x k sub-squares for k in `scales`, each area-resized to size x size; for a photo over
+    LARGE px also a native-resolution size x size crop at the centre of each 2x2 sub-square. A
+    crop whose centre half is flat (grey-level std under FLAT) is left out."""
     import cv2
     out = []
     for name, im in test_photos(folder):
         h, w = im.shape[:2]
         side = min(h, w)
-        sq = im[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        top, left = (h - side) // 2, (w - side) // 2
+        sq = im[top:top + side, left:left + side]
         for k in scales:
             s = side // k
             for i in range(k):
                 for j in range(k):
                     crop = sq[i * s:(i + 1) * s, j * s:(j + 1) * s]
                     out.append((f"{name}_k{k}_{i}{j}", cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)))
-    return out
+        if side > LARGE:
+            for i in range(2):
+                for j in range(2):
+                    y, x = (2 * i + 1) * side // 4 - size // 2, (2 * j + 1) * side // 4 - size // 2
+                    out.append((f"{name}_native_{i}{j}", sq[y:y + size, x:x + size].copy()))
+    q = size // 4       # a flat centre (a clear sky) is filled exactly by the mean: PSNR infinite
+    return [(n, im) for n, im in out if im[q:size - q, q:size - q].mean(-1).std() >= FLAT]
 
 
-def write_sets(folder, inpaint_size=128, tile=128, photos=None):
+def write_sets(folder, inpaint_size=128, tile=128, photos=None, rebuild=False):
     """Write the held-out sets as PNG folders for evaluate.py (`demo.py`): folder/inpaint
     (inpainting_images(inpaint_size), 42 images of the bundled photos) and folder/deblur
     (deblur_tiles(tile), 34 tiles), of the bundled test photos or of the folder `photos`. Returns
     {"inpaint": (path, n), "deblur": (path, n)}; a folder that already holds PNGs is used as it is
-    (the sets are deterministic, so a rerun writes nothing)."""
+    (the sets are deterministic, so a rerun writes nothing). rebuild: `photos` is a folder the user
+    may change (demo.py --heldout-dataset): the sets are remade when its files (names, sizes, times)
+    differ from those recorded in folder/photos.json."""
     from imagefiles import write_png
+    if rebuild:
+        record = Path(folder) / "photos.json"
+        files = [[p, os.path.getsize(p), int(os.path.getmtime(p))] for p in list_images(str(photos))]
+        if not record.is_file() or json.loads(record.read_text()) != files:
+            shutil.rmtree(folder, ignore_errors=True)
+            Path(folder).mkdir(parents=True)
+            record.write_text(json.dumps(files, indent=0))
     out = {}
     for key, items in (("inpaint", lambda: inpainting_images(inpaint_size, folder=photos)),
                        ("deblur", lambda: deblur_tiles(tile, folder=photos))):

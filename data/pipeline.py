@@ -103,7 +103,7 @@ def inpainting_batches(source, image_size, batch_size, mask_kind, seed, resize="
 
 def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuffle=True, repeat=True,
                    start_step=0, kernel_size=degrade.MOTION_SIZE, quantize=True, drop_remainder=True,
-                   **blur_kw):
+                   scale_range=(1.0, 1.0), sharp_fraction=0.0, **blur_kw):
     """Batches of dict(blurred, sharp), each [B,C,C,3] float32 in [-1, 1] (paper E).
 
     Each example is a random (C + k - 1)-square crop with a random horizontal flip, blurred with
@@ -112,6 +112,12 @@ def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuff
     matching centre C x C. quantize: round the blurred image to 8 bits, as a real blurry photo is.
     Kernels are drawn per batch (one motion-trajectory loop per batch, not per example), each from
     its example's own seed.
+    scale_range (LO, HI): [choice, off by default] each crop is taken at a log-uniform random scale
+    s in [LO, HI] of the photo (a (C + k - 1) * s square, resized to C + k - 1 and rounded to 8
+    bits; s < 1 zooms in: softer content, as a multi-megapixel photo's pixels are), so the model
+    meets content at more scales than its photos have.
+    sharp_fraction: [choice, off by default] this share of the examples is not blurred (input =
+    target), so the model learns to leave an already sharp image alone.
     """
     _check_run(source, batch_size, start_step, seed, shuffle)
     crop, k = int(crop_size), int(kernel_size)
@@ -121,9 +127,24 @@ def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuff
     base = _base_seed(seed, _DEBLUR)
     skip = int(start_step) * int(batch_size)
 
+    lo, hi = (float(v) for v in scale_range)
+    if not 0 < lo <= hi:
+        raise UserError(f"scale range {lo} {hi}: need 0 < LO <= HI (1 1 = the photos' own scale)")
+    if not 0 <= sharp_fraction < 1:
+        raise UserError(f"sharp fraction {sharp_fraction}: need 0 <= F < 1")
+
+    def scaled_crop(image, seed):
+        s_scale, s_crop = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        s = tf.exp(tf.random.stateless_uniform([], s_scale, tf.math.log(lo), tf.math.log(hi)))
+        shape = tf.shape(image)
+        side = tf.clip_by_value(tf.cast(tf.round(margin * s), tf.int32), 8, tf.minimum(shape[0], shape[1]))
+        big = tf.image.resize(tf.cast(random_crop_flip(image, side, s_crop), tf.float32), [margin, margin],
+                              method="bicubic", antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(big), 0, 255), tf.uint8)
+
     def example(index, image):
         s_crop, s_blur = tf.unstack(tf.random.experimental.stateless_split(example_seed(base, index), 2))
-        big = to_float(random_crop_flip(image, margin, s_crop))
+        big = to_float(random_crop_flip(image, margin, s_crop) if lo == hi == 1 else scaled_crop(image, s_crop))
         return dict(big=tf.ensure_shape(big, [margin, margin, 3]), seed=s_blur)
 
     def degrade_batch(batch):
@@ -132,6 +153,10 @@ def deblur_batches(source, crop_size, batch_size, seed, blur_kind="mixed", shuff
         if quantize:
             blurred = to_float(to_uint8(blurred))
         sharp = batch["big"][:, r:r + crop, r:r + crop, :]
+        if sharp_fraction > 0:     # the example's own blur seed decides, so a resumed run draws the same
+            u = tf.map_fn(lambda sd: tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(sd, 7)),
+                          batch["seed"], fn_output_signature=tf.float32)
+            blurred = tf.where((u < sharp_fraction)[:, None, None, None], sharp, blurred)
         return dict(blurred=blurred, sharp=sharp)
 
     ds = _indexed(source, seed if shuffle else None, repeat, skip)

@@ -88,7 +88,8 @@ def random_crop_flip(image_uint8, size, seed):
     """
     image_uint8 = tf.convert_to_tensor(image_uint8)
     static = image_uint8.shape
-    if static.rank is not None and None not in static[:2] and min(static[0], static[1]) < size:
+    if (isinstance(size, int) and static.rank is not None and None not in static[:2]
+            and min(static[0], static[1]) < size):
         raise UserError(f"image of {static[0]}x{static[1]} is smaller than the {size}x{size} crop: "
                         f"use a smaller crop size or larger images")
     seeds = tf.random.experimental.stateless_split(tf.convert_to_tensor(seed, tf.int64), num=2)

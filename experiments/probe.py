@@ -39,7 +39,7 @@ def _grid(rows, path, n=6):
     write_png(path, image_grid({k: np.stack(v[:n]) for k, v in rows.items()}, max_examples=n))
 
 
-def deblur(paper, out, steps, extra, seed=0):
+def deblur(paper, out, steps, extra, seed=0, folder=None, tag=""):
     import tensorflow as tf
     from evaluation import common, protocol
     from data import degrade, pipeline
@@ -51,7 +51,7 @@ def deblur(paper, out, steps, extra, seed=0):
         papers.train_module(paper.letter).main(_base(out) + ["--steps", str(steps)] + extra)
     train_s = time.time() - t
     G = load_generator(out / "run")
-    tiles = heldout.deblur_tiles(128)
+    tiles = heldout.deblur_tiles(128, folder=folder)
     base = pipeline._base_seed(seed, pipeline._EVAL_DEBLUR)
     sharp = [im for _, im in tiles]
     blurred = [to_uint8(degrade.random_blur(example_seed(base, tf.constant(i, tf.int64)), to_float(im), "mixed",
@@ -59,11 +59,11 @@ def deblur(paper, out, steps, extra, seed=0):
     rows = {"blurred": blurred, "unsharp": [common.unsharp_mask(b) for b in blurred],
             "model": [sharpen_array(G, b) for b in blurred], "sharp": sharp}
     res = {k: common.means(protocol.score(v, sharp)) for k, v in rows.items() if k != "sharp"}
-    _grid(rows, out / "grid.png")
+    _grid(rows, out / f"grid{tag}.png")
     return res, train_s
 
 
-def inpaint(paper, out, steps, extra, size):
+def inpaint(paper, out, steps, extra, size, folder=None, tag=""):
     """Train paper `paper` (a papers.Paper) unless done, then score it on the held-out photos."""
     from evaluation import common, protocol
     from data.evalsets import MaskBank
@@ -86,7 +86,7 @@ def inpaint(paper, out, steps, extra, size):
     elif not ((exported / paper.export).exists() if paper.export else (run / "ckpt").exists()):
         m.main(_base(out) + ["--steps", str(steps[0])] + extra)
     train_s = time.time() - t
-    images = [im for _, im in heldout.inpainting_images(size)]
+    images = [im for _, im in heldout.inpainting_images(size, folder=folder)]
     n = len(images)
     if paper.card.get("mask") == "center":                  # paper D: its centre square
         hole = make_mask("center", [0, 0], size, size, side=size // 2)[0].numpy()[..., 0] > 0.5
@@ -113,7 +113,7 @@ def inpaint(paper, out, steps, extra, size):
     rows["truth"] = images
     masks = holes[..., None].astype(np.float32)
     res = {k: common.means(protocol.score(v, images, masks)) for k, v in rows.items() if k not in ("input", "truth")}
-    _grid(rows, out / "grid.png")
+    _grid(rows, out / f"grid{tag}.png")
     return res, train_s
 
 
@@ -127,6 +127,9 @@ def main(argv=None):
     p.add_argument("--steps", type=int, nargs="+", required=True)
     p.add_argument("--size", type=int, default=32, help="inpainting evaluation size (the model's)")
     p.add_argument("--no-crops", action="store_true", help="train on the 12 whole photos (before issue 14)")
+    p.add_argument("--heldout", default=None, metavar="FOLDER",
+                   help="also score on the held-out sets of this folder of photos (issue 25: "
+                        "experiments/foreign.py fetch), same protocol; written as figures_heldout")
     a = p.parse_args(argv)
     if a.no_crops:
         import data.sources
@@ -136,16 +139,21 @@ def main(argv=None):
     t = time.time()
     paper = papers.PAPERS[a.paper]
     deblurs = paper.task == "deblur"
-    if deblurs:
-        res, train_s = deblur(paper, out, a.steps[0], extra)
-    else:
-        res, train_s = inpaint(paper, out, a.steps, extra, a.size)
-    result = dict(paper=a.paper, steps=a.steps, extra=extra, train_s=round(train_s, 1),
-                  wall_s=round(time.time() - t, 1), figures=res)
+    run = deblur if deblurs else inpaint
+    steps = a.steps[0] if deblurs else a.steps
+    size = () if deblurs else (a.size,)
+    res, train_s = run(paper, out, steps, extra, *size)
+    result = dict(paper=a.paper, steps=a.steps, extra=extra, train_s=round(train_s, 1), figures=res)
+    sets = {"bundled": res}
+    if a.heldout:
+        sets["heldout"] = result["figures_heldout"] = run(paper, out, steps, extra, *size, folder=a.heldout,
+                                                          tag="_heldout")[0]
+    result["wall_s"] = round(time.time() - t, 1)
     (out / "result.json").write_text(json.dumps(result, indent=1))
     key = "psnr" if deblurs else "psnr_hole"
-    print(f"RESULT {a.paper} {out.name} train {train_s:.0f}s | " + " | ".join(
-        f"{k} {v[key]:.2f}/{v['ssim' if deblurs else 'ssim_hole']:.3f}" for k, v in res.items()))
+    for name, figures in sets.items():
+        print(f"RESULT {a.paper} {out.name} {name} train {train_s:.0f}s | " + " | ".join(
+            f"{k} {v[key]:.2f}/{v['ssim' if deblurs else 'ssim_hole']:.3f}" for k, v in figures.items()))
 
 
 if __name__ == "__main__":

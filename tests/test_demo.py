@@ -16,7 +16,14 @@ def test_demo_quick_writes_every_table(tmp_path_factory, tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(shared, runs)
     out = tmp_path / "results"
-    assert demo.main(["--quick", "--out", str(out), "--runs", str(runs), "--deblur-variants", "nonbn_res"]) == 0
+    import numpy as np
+    from imagefiles import write_png
+    rng = np.random.default_rng(0)              # --heldout-dataset: a folder of the user's photos
+    for k in range(2):
+        write_png(tmp_path / "mine" / f"m{k}.png", np.repeat(np.repeat(
+            rng.integers(0, 256, (50, 75, 3)), 4, axis=0), 4, axis=1).astype(np.uint8))
+    assert demo.main(["--quick", "--out", str(out), "--runs", str(runs), "--deblur-variants", "nonbn_res",
+                      "--heldout-dataset", str(tmp_path / "mine")]) == 0
     assert (runs / "d_rec" / "export" / "inpainter.keras").is_file()          # trained by the demo
     summary = json.loads((out / "summary.json").read_text())
     # d_glcic (table A's Context Encoder, added on main) is not among the shared smoke runs: trained here too
@@ -32,6 +39,12 @@ def test_demo_quick_writes_every_table(tmp_path_factory, tmp_path):
     d = json.loads((out / "table_D" / "table_D.json").read_text())["sets"]["set5"]["methods"]
     assert d["ours(l_rec)"]["status"] == "ok" and d["ours(l_rec + l_adv)"]["status"] == "ok"
     assert summary["grids"] and all((out / g).is_file() for g in summary["grids"])
+    for name in ("A", "D", "E"):                 # every table again on the user's photos, said so
+        text = (out / f"table_{name}_heldout" / f"table_{name}.md").read_text()
+        assert f"scored on {tmp_path / 'mine'}, photos never trained on" in text
+        assert text in readme
+    assert len(list((out / "heldout_mine" / "deblur").glob("*.png"))) == 4     # 200x300: 1 x 2 tiles each
+
     assert summary["curves"] and all((out / c).is_file() for c in summary["curves"])   # loss-curve PNGs
     # table A again with the networks' own predictions pasted (no Poisson blend), like the mean-fill row
     assert json.loads((out / "table_A_pasted" / "table_A.json").read_text())["blend"] is False
@@ -72,7 +85,10 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
         argv = argv_of(demo.FULL, f"paper E ({v})")
         flags = {k: argv[i + 1] for i, k in enumerate(argv[:-1])}
         got = (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"], flags["--steps"])
-        assert got == ("16", "4", "2e-3", "1", str(demo.FULL["e_steps_l" if v == "nonbn_res_l" else "e_steps"]))
+        steps = demo.FULL["e_steps_l" if v == "nonbn_res_l" else "e_steps"]
+        assert got == ("16", "4", "2e-3", "1", str(steps))
+        # the learning rate drops at the paper's share of the steps, not at --smoke's step 2 (issue 25)
+        assert flags["--lr-decay-at"] == str(round(steps * demo.E_DECAY_SHARE)) and int(flags["--lr-decay-at"]) > 2
         assert "--filters" not in argv_of(demo.QUICK, f"paper E ({v})")
     # paper C's DCGAN prior: batch 32 and Adam 5e-4 (12.60 -> 16.03 dB in the hole at 200 steps)
     argv = argv_of(demo.FULL, "paper C (DCGAN prior)")
@@ -108,7 +124,8 @@ def test_split_folder_holds_out_every_fifth_photo_and_leaves_the_users_files(tmp
     assert sorted(p.relative_to(photos) for p in photos.rglob("*")) == before
     assert [n for n, _ in heldout.test_photos(test)] == ["00000_p05", "00001_p10"]
     assert heldout.split_folder(photos, tmp_path / "data", locked=True)[2:] == (9, 2)   # unchanged: rerun
-    write_png(photos / "big" / "b.png", np.zeros((700, 660, 3), np.uint8))      # 5 x 5 tiles of 128
+    texture = np.random.default_rng(0).integers(0, 256, (700, 660, 3)).astype(np.uint8)
+    write_png(photos / "big" / "b.png", texture)                          # 5 x 5 tiles of 128
     tiles = heldout.deblur_tiles(128, folder=photos / "big")
     assert len(tiles) == heldout.TILES_PER_PHOTO and tiles[0][0] == "b_00" and tiles[-1][0] == "b_44"
     write_png(photos / "p11.png", np.zeros((8, 8, 3), np.uint8))        # the folder changes after training
@@ -168,3 +185,35 @@ def test_the_demo_reports_as_it_goes(tmp_path, monkeypatch):
     left = demo.estimate_left(items, {items[0][0]}, {items[0][0]: 10.0})
     prior = {label: demo.SECONDS_PER_STEP.get(label, 0.5) * demo._steps(argv) for label, *_, argv in items}
     assert abs(left - 10.0 / prior[items[0][0]] * sum(v for k, v in prior.items() if k != items[0][0])) < 1e-6
+
+
+def test_heldout_sets_of_a_large_photo_cover_two_scales_and_skip_flat_tiles(tmp_path):
+    """A photo over heldout.LARGE px is scored at native resolution and downscaled to the bundled
+    photos' scale (deblurring), and as native crops besides its resized squares (inpainting); a
+    tile too flat for blur to change (a clear sky) is not scored (its PSNR would be infinite)."""
+    import numpy as np
+    from data import heldout
+    from imagefiles import write_png
+    rng = np.random.default_rng(1)
+    h, w = heldout.LARGE + 100, heldout.LARGE + 300
+    photo = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    photo[:(h - h // 128 * 128) // 2 + 256] = 200           # the top two rows of tiles are flat
+    write_png(tmp_path / "p" / "big.png", photo)
+    tiles = dict(heldout.deblur_tiles(128, folder=tmp_path / "p", per_photo=1000))
+    native = [n for n in tiles if "_s" not in n]
+    small = [n for n in tiles if n.startswith(f"big_s{heldout.DOWNSCALED}_")]
+    assert len(native) + len(small) == len(tiles)
+    ny, nx = h // 128, w // 128
+    assert len(native) == ny * nx - 2 * nx                   # the flat rows are left out
+    assert all(t.std() >= heldout.FLAT for t in tiles.values())
+    short = heldout.DOWNSCALED                                # the downscaled copy: 512 px on its short side
+    assert 0 < len(small) <= (short // 128) * (round(w * short / h) // 128)
+    crops = dict(heldout.inpainting_images(64, folder=tmp_path / "p"))
+    every = ([f"big_k1_00"] + [f"big_k{k}_{i}{j}" for k in (2, 3) for i in range(k) for j in range(k)]
+             + [f"big_native_{i}{j}" for i in range(2) for j in range(2)])
+    flat = {"big_k3_00", "big_k3_01", "big_k3_02", "big_native_00", "big_native_01"}   # centres in the flat rows
+    assert list(crops) == [n for n in every if n not in flat]
+    assert all(im.shape == (64, 64, 3) for im in crops.values())
+    side, top, left = h, 0, (w - h) // 2                      # the native crops are copies of the photo
+    y, x = 3 * side // 4 - 32, side // 4 - 32
+    np.testing.assert_array_equal(crops["big_native_10"], photo[top + y:top + y + 64, left + x:left + x + 64])

@@ -194,3 +194,36 @@ def test_real_source_with_stream_indices():
     np.testing.assert_array_equal(full[0]["mask"][0, 8:24, 8:24], 1.0)
     (b,) = _take(deblur_batches(src, 16, 2, seed=1, kernel_size=9, iters=ITERS), 1)
     assert b["blurred"].shape == (2, 16, 16, 3)
+
+
+def test_deblur_sharp_fraction_leaves_that_share_unblurred(source):
+    """--sharp-fraction (a demo-scale aid): about that share of examples has input = target, the
+    others are exactly the plain recipe's; the default 0 is the plain recipe."""
+    kw = dict(seed=2, kernel_size=9, iters=ITERS)
+    plain = _take(deblur_batches(source, 12, 8, **kw), 4)
+    _assert_same(_take(deblur_batches(source, 12, 8, sharp_fraction=0.0, scale_range=(1, 1), **kw), 4), plain)
+    mixed = _take(deblur_batches(source, 12, 8, sharp_fraction=0.5, **kw), 4)
+    kept = []
+    for b, p in zip(mixed, plain):
+        np.testing.assert_array_equal(b["sharp"], p["sharp"])
+        for i in range(8):
+            kept.append(np.array_equal(b["blurred"][i], b["sharp"][i]))
+            np.testing.assert_array_equal(b["blurred"][i], b["sharp"][i] if kept[-1] else p["blurred"][i])
+    assert 0.25 < np.mean(kept) < 0.75
+    with pytest.raises(UserError, match="sharp fraction"):
+        deblur_batches(source, 12, 2, sharp_fraction=1.0, **kw)
+
+
+def test_deblur_scale_range_crops_at_other_scales(source):
+    """--scale-range (a demo-scale aid): a crop at scale 0.5 is a 2x enlargement of a smaller
+    window (smoother than the photo's own pixels), at 2 a reduction (busier); 8-bit, same shapes."""
+    kw = dict(seed=3, kernel_size=9, iters=ITERS)
+    tv = lambda a: np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=2)).mean()
+    sharp = {s: np.concatenate([b["sharp"] for b in _take(deblur_batches(source, 12, 4, scale_range=(s, s), **kw), 3)])
+             for s in (0.5, 1.0, 2.0)}
+    assert all(v.shape == (12, 12, 12, 3) for v in sharp.values())
+    levels = (sharp[0.5] + 1) * 127.5
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
+    assert tv(sharp[0.5]) < 0.8 * tv(sharp[1.0]) and tv(sharp[2.0]) > 1.1 * tv(sharp[1.0])
+    with pytest.raises(UserError, match="scale range"):
+        deblur_batches(source, 12, 2, scale_range=(2.0, 1.0), **kw)

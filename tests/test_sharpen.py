@@ -47,12 +47,17 @@ def test_tiling_equals_whole_image_processing_and_has_no_seam():
     out_conv.kernel.assign(np.random.default_rng(1).normal(0, 0.05, out_conv.kernel.shape).astype(np.float32))
     r = deblur.receptive_radius(G)
     x = to_float(_photo(75, 101)).numpy()
-    whole = np.asarray(G(x[None]))[0]
+    whole = np.asarray(G(np.pad(x, ((r, r), (r, r), (0, 0)), mode="reflect")[None]))[0, r:-r, r:-r]
     tiled = sharpen.sharpen_float(G, x, tile=64, overlap=r)              # 3 x 4 tiles of 64, cores of 26
     np.testing.assert_allclose(tiled, whole, atol=2e-5)
-    np.testing.assert_array_equal(sharpen.sharpen_float(G, x, tile=128), whole)   # fits: one pass
+    np.testing.assert_array_equal(sharpen.sharpen_float(G, x, tile=160), whole)   # fits: one pass
+    # the border sees mirrored neighbours (a reflect-padded blur's), not the convolutions' zeros
+    zeros = np.asarray(G(x[None]))[0]
+    assert np.abs(zeros[:3] - whole[:3]).max() > 1e-3
+    np.testing.assert_allclose(zeros[r:-r, r:-r], whole[r:-r, r:-r], atol=2e-5)
+    np.testing.assert_allclose(sharpen.sharpen_float(G, x, tile=160, pad=0), zeros, atol=2e-5)
     # Seam check: the jump across every core border equals the whole image's jump there.
-    borders = [ce for _, _, _, ce in sharpen.tile_windows(101, 64, r)[:-1]]
+    borders = [ce - r for _, _, _, ce in sharpen.tile_windows(101 + 2 * r, 64, r)[:-1] if r < ce < 101 + r]
     jump = lambda img: np.abs(img[:, borders] - img[:, [b - 1 for b in borders]])   # noqa: E731
     np.testing.assert_allclose(jump(tiled), jump(whole), atol=4e-5)
     # Too little context does leave seams: the check above would catch them.

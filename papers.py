@@ -64,7 +64,7 @@ GENERATOR = "generator.keras"     # a deblurring generator's export: image -> im
 # ----------------------------------------------------------------------------- the paper cards
 # Each value is what `python train_X.py` uses with no flags ([paper] = stated by the seed,
 # [choice] = our reading where it is silent, docs/PAPER_NOTES.md). The aids the CPU demo needs
-# (A --residual, E --global-residual, D --d-lr 1e-4) are off here and on in demo.py's preset.
+# (A --residual, E --global-residual, D --d-lr 1e-4 and --residual) are off here and on in demo.py's preset.
 CARD_A = dict(
     dataset="celeb_a", image_size=128,                 # [paper] CelebA aligned, scaled to 128x128
     first=100_000, n_train=80_000, resize="crop",      # [paper] first 100,000: 80,000 train, 20,000 test; [choice] crop
@@ -106,6 +106,7 @@ CARD_D = dict(
     optimizer="Adam", beta1=0.5, beta2=0.999,          # [choice: Pathak]
     rec_weight=0.95, adv_weight=0.05,                  # [paper] eq. 5
     mask="center",                                     # [paper] centre 64x64 square, filled white
+    residual=False,                                    # [paper] the decoder's plain tanh (aid: --residual)
     band=(0.005, 0.0055),                              # [paper] "until the loss settles in [0.005, 0.0055]"
     steps=100_000,                                     # [choice] cap of the stopping rule
     width=64, bottleneck=4000,                         # [paper] 64 filters first, 4000-d code

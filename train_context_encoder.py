@@ -12,6 +12,7 @@ the exponential moving average of the RECONSTRUCTION loss l_rec stays inside the
 --band-patience consecutive checks (one check every --band-every steps), or at --steps, whichever
 comes first (see `band_update`); the log says which. Exported model: <run_dir>/export/inpainter.keras.
 """
+import argparse
 import math
 import os
 from dataclasses import dataclass
@@ -121,15 +122,16 @@ class BandStopper:
 
 # ----------------------------------------------------------------------------- the train step
 
-def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEIGHT, adv_weight=ADV_WEIGHT):
-    """Per-replica step: batch dict(image, mask) -> dict of losses. disc None = "ours(l_rec)"."""
+def make_train_step(enc, dec, disc, g_opt, d_opt, full_image, rec_weight=REC_WEIGHT, adv_weight=ADV_WEIGHT,
+                    residual=False):
+    """Per-replica step: batch dict(image, mask) -> dict of losses. disc None = "ours(l_rec)".
+    residual: the demo's aid, G predicts a correction to the mean fill (models/context_encoder.py)."""
     g_vars = enc.trainable_variables + dec.trainable_variables
 
     def step(batch):
         image, mask = batch["image"], batch["mask"]
-        x_in = ce.fill_holes(image, mask)                          # the hole "filled white"
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            pred = dec(enc(x_in, training=True), training=True)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:   # the hole "filled white" in, G's region out
+            pred = ce.predict(enc, dec, image, mask, full_image, residual, training=True)
             if full_image:   # ours: l_rec = MSE over the hole pixels of the full-frame prediction
                 sq = tf.reduce_sum(mask * tf.square(pred - image), axis=[1, 2, 3])
                 per_example = sq / tf.maximum(3.0 * tf.reduce_sum(mask, axis=[1, 2, 3]), 1.0)
@@ -173,7 +175,7 @@ def settings(config):
     loss = {"l_rec": 1.0} if config.rec_only else {"l_rec": REC_WEIGHT, "l_adv": ADV_WEIGHT}
     if not config.rec_only:
         opts["discriminator"] = optimizer_spec(config.d_lr or config.lr, config)
-    return {"optimizer": opts, "loss": loss, "output": "tanh",
+    return {"optimizer": opts, "loss": loss, "output": "mean fill + tanh" if config.residual else "tanh",
             "hole": f"{config.image_size // 2}x{config.image_size // 2} centre square, white"
             if config.mask == "center" else config.mask}
 
@@ -191,7 +193,8 @@ def build(config, strategy):
     if disc is not None:                               # not --rec-only
         d_opt = setup.optimizer(optimizer_spec(config.d_lr or config.lr, config))   # None: the paper's one rate
         optimizers.update(d_opt=(d_opt, disc))
-    step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full), config.xla, strategy)
+    step = setup.make_step(make_train_step(enc, dec, disc, g_opt, d_opt, full, residual=config.residual),
+                           config.xla, strategy)
     return Recipe(models, optimizers, step=step, counter=checkpoint.step_counter())
 
 
@@ -212,6 +215,10 @@ def build_parser():
                    help="--mask macroblock: probability a block is lost (default: %(default)s)")
     p.add_argument("--rec-only", action="store_true",
                    help="train 'ours(l_rec)': reconstruction loss only, no discriminator")
+    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=CARD["residual"],
+                   help="demo-scale aid, off in the paper: G's output is the per-image mean fill plus a correction "
+                        "from a zero-initialised last layer, so it starts at the trivial fill (docs/EXPERIMENTS.md, "
+                        "issue 25) (default: %(default)s)")
     p.add_argument("--lr", type=positive_float, default=CARD["lr"], help="Adam learning rate [paper] (default: %(default)s)")
     p.add_argument("--d-lr", type=positive_float, default=None,
                    help=f"the discriminator's Adam learning rate (default: --lr, the paper's one rate; the demo's aid "
@@ -266,7 +273,7 @@ def main(argv=None):
     _mask_kw(args)
     if args.d_lr is None:                         # [paper] one learning rate for both networks
         args.d_lr = args.lr
-    run_kw = dict(runtime_keys=RUNTIME, legacy={"d_lr": lambda saved: saved["lr"]})
+    run_kw = dict(runtime_keys=RUNTIME, legacy={"d_lr": lambda saved: saved["lr"], "residual": False})
     if args.print_config:
         return flags.print_config(run.preview(args, **run_kw), settings(args))
     setup.early_strategy(args)                    # --strategy multiworker: before _source's TF ops
@@ -298,7 +305,7 @@ def main(argv=None):
 
     def images_fn(step):
         x_in = ce.fill_holes(fixed["image"], fixed["mask"])
-        pred = dec(enc(x_in, training=False), training=False)
+        pred = ce.predict(enc, dec, fixed["image"], fixed["mask"], full, args.residual)
         result = (fixed["mask"] * pred + (1 - fixed["mask"]) * fixed["image"]) if full else ce.paste_center(
             fixed["image"], pred)
         return {"input": x_in, "output": result, "target": fixed["image"]}
@@ -325,7 +332,7 @@ def main(argv=None):
             print(f"stopped: loss settled in {band_text} at step {state.settled_at}{ema}")
         else:
             print(f"stopped: reached --steps {int(ckpt.step.numpy())}{ema}")
-    path = export.export_model(ce.inpainter(enc, dec, size, full_image=full), r.export_path(PAPER.export))
+    path = export.export_model(ce.inpainter(enc, dec, size, full_image=full, residual=args.residual), r.export_path(PAPER.export))
     print(f"exported {path}")
     return 0
 

@@ -24,6 +24,7 @@ import keras
 from keras import layers, ops
 
 from errors import UserError
+from models.layers import AddInput, ImageMeanFill
 
 IMAGE_SIZE = 128        # [paper] input 128x128
 WIDTH = 64              # [paper] first encoder layer: 64 filters
@@ -31,6 +32,10 @@ BOTTLENECK = 4000       # [paper] the 4000-element feature vector
 KERNEL = 4              # [paper] 4x4 kernels, stride 2, padding 1
 WHITE = 1.0             # [paper] the hole is "filled white" (= 1.0 in [-1, 1])
 BN = dict(momentum=0.9, epsilon=1e-5)   # torch's BatchNorm defaults (Pathak's Torch code)
+# [paper] the decoder's plain tanh output. The demo's aid (--residual, as paper A's; issue 25,
+# docs/EXPERIMENTS.md): prediction = clip(per-image mean fill + tanh(last up-conv)), the last
+# up-conv at zero, so G starts AT the trivial fill and learns only a correction to it.
+RESIDUAL = False
 
 
 def _init():
@@ -85,13 +90,14 @@ def encoder(image_size=IMAGE_SIZE, width=WIDTH, bottleneck=BOTTLENECK, name="enc
     return keras.Model(inp, x, name=name)
 
 
-def decoder(output_size=IMAGE_SIZE // 2, width=WIDTH, bottleneck=BOTTLENECK, name="decoder"):
+def decoder(output_size=IMAGE_SIZE // 2, width=WIDTH, bottleneck=BOTTLENECK, name="decoder", residual=RESIDUAL):
     """Seed 1.2: up-convolutions + ReLU from the feature vector to the missing region.
 
     At output 64 (the paper): upconv1 1x1 -> 512@4 (4x4 valid), upconv2 512@8, upconv3 256@16,
     upconv4 128@32, upconv5 64@64 (4x4 stride 2, BN + ReLU), upconv6 3x3 stride 1 -> 3@64, tanh.
     output_size=128 (our macroblock / burst extension) adds upconv 32@128 before the last layer.
     Output: [B, output_size, output_size, 3] in [-1, 1] (tanh, float32 under mixed precision).
+    residual: the last up-conv starts at zero (its output is then added to the mean fill: `predict`).
     """
     n = _levels(output_size, "the decoder output size")
     channels = [8 * width, 8 * width, 4 * width, 2 * width, width, width // 2, width // 4]
@@ -105,7 +111,8 @@ def decoder(output_size=IMAGE_SIZE // 2, width=WIDTH, bottleneck=BOTTLENECK, nam
         x = layers.Conv2DTranspose(channels[i], KERNEL, strides=2, padding="same", use_bias=False,
                                    kernel_initializer=_init(), name=f"upconv{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(_bn(f"bn{i + 1}")(x))
-    x = layers.Conv2DTranspose(3, 3, padding="same", kernel_initializer=_init(), name=f"upconv{n + 2}")(x)
+    x = layers.Conv2DTranspose(3, 3, padding="same", kernel_initializer="zeros" if residual else _init(),
+                               name=f"upconv{n + 2}")(x)
     x = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(z, x, name=name)
 
@@ -194,6 +201,40 @@ class FillHoles(layers.Layer):
         return {**super().get_config(), "value": self.value, "center": self.center}
 
 
+def mean_fill_base(images, masks, region_size=None):
+    """The residual's base: each hole pixel (and the centre square, when region_size is given) set
+    to the per-channel mean of the image's known pixels; the centre region only, if region_size."""
+    masks = ops.cast(masks, images.dtype)
+    if region_size is not None:
+        masks = ops.maximum(masks, center_mask_like(images, region_size))
+    base = ImageMeanFill()([images, masks])
+    return center_region(base, region_size) if region_size is not None else base
+
+
+def predict(enc, dec, images, masks, full_image, residual=RESIDUAL, training=False):
+    """G's prediction for a batch: the decoder's centre region (or whole frame, full_image) from the
+    image with its hole filled white; with `residual` (the demo's aid) added to the mean fill."""
+    pred = dec(enc(fill_holes(images, masks), training=training), training=training)
+    if residual:
+        pred = ops.clip(mean_fill_base(images, masks, None if full_image else pred.shape[1]) + pred, -1.0, 1.0)
+    return pred
+
+
+@keras.saving.register_keras_serializable(package="gan_restoration")
+class MeanFillBase(layers.Layer):
+    """[image, mask] -> mean_fill_base (the residual's base) as a layer of the exported inpainter."""
+
+    def __init__(self, region_size=None, **kw):
+        super().__init__(**kw)
+        self.region_size = None if region_size is None else int(region_size)
+
+    def call(self, inputs):
+        return mean_fill_base(*inputs, self.region_size)
+
+    def get_config(self):
+        return {**super().get_config(), "region_size": self.region_size}
+
+
 @keras.saving.register_keras_serializable(package="gan_restoration")
 class PasteCenter(layers.Layer):
     """[image, region] -> the image with the region pasted at its centre (paste_center)."""
@@ -202,7 +243,8 @@ class PasteCenter(layers.Layer):
         return paste_center(*inputs)
 
 
-def inpainter(enc, dec, image_size=IMAGE_SIZE, full_image=False, name="context_encoder_inpainter"):
+def inpainter(enc, dec, image_size=IMAGE_SIZE, full_image=False, name="context_encoder_inpainter",
+              residual=RESIDUAL):
     """The exported model (PAPERS_CONTRACT): inputs [image [B,S,S,3] in [-1,1], mask [B,S,S,1] 1=hole],
     output the full-size prediction [B,S,S,3] before compositing.
 
@@ -215,6 +257,9 @@ def inpainter(enc, dec, image_size=IMAGE_SIZE, full_image=False, name="context_e
     mask = keras.Input((image_size, image_size, 1), name="mask")
     x = FillHoles(center=not full_image, name="fill_white")([image, mask])
     pred = dec(enc(x))
+    if residual:                     # the demo's aid: the decoder's output is a correction to the mean fill
+        base = MeanFillBase(None if full_image else image_size // 2, name="mean_fill_base")([image, mask])
+        pred = AddInput(name="residual")([base, pred])
     if not full_image:
         pred = PasteCenter(name="paste_center", dtype="float32")([image, pred])
     return keras.Model([image, mask], pred, name=name)
@@ -226,7 +271,7 @@ def networks(config):
     size = config["image_size"]
     out = size if config.get("mask", "center") != "center" else size // 2
     nets = dict(encoder=encoder(size, config["width"], config["bottleneck"]),
-                decoder=decoder(out, config["width"], config["bottleneck"]))
+                decoder=decoder(out, config["width"], config["bottleneck"], residual=bool(config.get("residual", False))))
     if not config.get("rec_only", False):
         nets["discriminator"] = region_discriminator(out, config["width"])
     return nets

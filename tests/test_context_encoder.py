@@ -314,3 +314,33 @@ def test_damage_then_repair_with_inpaint_py(tmp_path):
     hole = damage.read_image(tmp_path / "d_mask.png")[..., 0] == 255
     assert fixed.shape == damaged.shape
     np.testing.assert_array_equal(fixed[~hole], damaged[~hole])
+
+
+def test_residual_decoder_starts_at_the_mean_fill_and_exports_the_same(tmp_path):
+    """The demo's aid for paper D (--residual, issue 25; off in the paper): an untrained G predicts,
+    in the centre square, exactly the per-channel mean of the context's pixels (the tables' "mean
+    fill"); the training step's prediction (ce.predict) and the exported inpainter agree, and the
+    exported file loads with its custom layers."""
+    rng = np.random.default_rng(0)
+    assert ce.RESIDUAL is False
+    enc, dec = ce.encoder(32, width=4, bottleneck=16), ce.decoder(16, width=4, bottleneck=16, residual=True)
+    image = rng.uniform(-0.9, 0.9, (2, 32, 32, 3)).astype(np.float32)
+    mask = np.asarray(ce.center_mask_like(image))
+    pred = np.asarray(ce.predict(enc, dec, image, mask, full_image=False, residual=True))
+    for b in range(2):
+        context = image[b][mask[b, ..., 0] < 0.5].mean(axis=0)
+        np.testing.assert_allclose(pred[b], np.broadcast_to(context, pred[b].shape), atol=1e-5)
+    # a trained correction: the prediction moves off the mean fill, the same in step and export
+    last = _convs(dec, keras.layers.Conv2DTranspose)[-1]
+    assert not np.any(np.asarray(last.kernel))                   # zero-initialised
+    last.kernel.assign(rng.normal(0, 0.05, last.kernel.shape).astype(np.float32))
+    pred = np.asarray(ce.predict(enc, dec, image, mask, full_image=False, residual=True))
+    full = np.asarray(ce.inpainter(enc, dec, 32, residual=True)([image, mask]))
+    np.testing.assert_allclose(np.asarray(ce.center_region(full, 16)), pred, atol=1e-5)
+    path = export_model(ce.inpainter(enc, dec, 32, residual=True), tmp_path / "inpainter.keras")
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(path)([image, mask])), full, atol=1e-5)
+    base = np.asarray(ce.mean_fill_base(image, mask, 16))
+    moved = np.asarray(ce.predict(enc, dec, image, mask, False, residual=True, training=True))   # batch-normalised
+    assert np.abs(moved - base).max() > 1e-2                      # off the mean fill by the correction
+    correction = np.asarray(dec(enc(ce.fill_holes(image, mask), training=True), training=True))
+    np.testing.assert_allclose(moved, np.clip(base + correction, -1, 1), atol=1e-5)

@@ -61,7 +61,7 @@ EXPECTED = {
         "dataset": "datasets/openimages_100k", "image_size": 128, "batch_size": 50,   # 128x128, batch 50
         "lr": 0.001, "d_lr": 0.001, "beta1": 0.5,                        # one rate, 0.001 (aid off)
         "mask": "center", "hole": "64x64 centre square, white", "band": [0.005, 0.0055],
-        "width": 64, "bottleneck": 4000, "rec_only": False, "output": "tanh", "steps": 100_000,
+        "width": 64, "bottleneck": 4000, "rec_only": False, "residual": False, "output": "tanh", "steps": 100_000,
         "loss": {"l_rec": 0.95, "l_adv": 0.05},
         "optimizer": {g: {"name": "Adam", "learning_rate": 0.001, "beta_1": 0.5, "beta_2": 0.999}
                       for g in ("generator", "discriminator")}},

@@ -53,8 +53,9 @@ FULL = dict(a_size=64, a_steps=(800, 20, 60), a_batch=8, b_steps=200, c_steps=20
 # every demo and proxy run. Each is a [choice] in docs/PAPER_NOTES.md with its measured before/after:
 # A's G outputs the per-image mean fill + a zero-initialised correction (64 px, 120 steps: 12.46 -> 15.32 dB
 # in the hole); E's G adds its input to its output (width 8, 60 steps: 11.21 -> 28.08 dB); D's
-# discriminator learns at a tenth of G's rate (32 px, 500 steps: 14.87 -> 15.72 dB in the hole).
-AIDS = dict(A=("--residual",), D=("--d-lr", "1e-4"), E=("--global-residual",))
+# discriminator learns at a tenth of G's rate (32 px, 500 steps: 14.87 -> 15.72 dB in the hole), and D's
+# G too outputs the mean fill + a correction (issue 25: 15.39 -> 16.57 dB bundled, 17.01 -> 20.22 foreign).
+AIDS = dict(A=("--residual",), D=("--d-lr", "1e-4", "--residual"), E=("--global-residual",))
 # [choice] paper E's learning-rate drop x0.1 at this share of the demo's steps: the paper's schedule
 # shape (x0.1 at 250,000 of 500,000). Until issue 25 the demo inherited --smoke's drop at step 2, so
 # its "Adam 2e-3" was 2e-4 after two steps: on the foreign photos -1.36 dB against the blurred
@@ -118,7 +119,7 @@ def plan(runs, budget, vgg, variants, train_dir=None):
          base + ["--width", "8", *budget["d_args"], *AIDS["D"], "--steps", str(budget["d_steps"]),
                  "--run-dir", str(runs / "d")]),
         ("paper D (l_rec)", runs / "d_rec", [export["D"]], train["D"],
-         base + ["--width", "8", *budget["d_args"], "--rec-only", "--steps", str(budget["d_steps"]),
+         base + ["--width", "8", *budget["d_args"], "--rec-only", "--residual", "--steps", str(budget["d_steps"]),
                  "--run-dir", str(runs / "d_rec")]),
     ]
     e_steps = {v: budget["e_steps_l" if v == "nonbn_res_l" else "e_steps"] for v in variants}

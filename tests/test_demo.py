@@ -77,8 +77,11 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
     def argv_of(budget, label):
         return next(a for name, _, _, _, a in demo.plan(tmp_path, budget, "none", demo.VARIANTS) if name == label)
 
-    for label in ("paper D (l_rec)", "paper D (l_rec + l_adv)"):
+    for label in ("paper D (l_rec)", "paper D (l_rec + l_adv)", "paper D (GLCIC holes: table A's Context Encoder)"):
         argv = argv_of(demo.FULL, label)
+        assert "--residual" in argv                               # D's aid (issue 25): mean fill + correction
+        if "GLCIC" in label:
+            continue
         assert argv[argv.index("--batch-size") + 1] == "16" and argv[argv.index("--bottleneck") + 1] == "512"
         assert "--bottleneck" not in argv_of(demo.QUICK, label)
     for v in demo.VARIANTS:

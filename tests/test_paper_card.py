@@ -115,8 +115,9 @@ def test_print_config_respects_the_other_flags(capsys, tmp_path, monkeypatch):
     assert (a["batch_size"], a["residual"], a["output"], a["steps"]) == (24, True, "mean fill + tanh", 7)
     _, d = print_config("train_context_encoder", ["--lr", "0.002"], capsys)      # D follows --lr ...
     assert d["d_lr"] == 0.002 and d["optimizer"]["discriminator"]["learning_rate"] == 0.002
-    _, d = print_config("train_context_encoder", ["--d-lr", "1e-4", "--rec-only"], capsys)   # ... unless told
+    _, d = print_config("train_context_encoder", ["--d-lr", "1e-4", "--rec-only", "--residual"], capsys)   # ... unless told
     assert d["d_lr"] == 1e-4 and "discriminator" not in d["optimizer"] and d["loss"] == {"l_rec": 1.0}
+    assert d["residual"] is True and d["output"] == "mean fill + tanh"                     # D's demo aid
     _, e = print_config("train_deblur", ["--variant", "stacked", "--global-residual", "--smoke"], capsys)
     assert (e["global_residual"], e["output"], e["filters"], e["dataset"]) == (True, "input + tanh", 8, "samples")
     _, c = print_config("train_wgan_completion", ["train", "--gp"], capsys)

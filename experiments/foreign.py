@@ -4,6 +4,8 @@ demo's models on photos whose content and scale they never trained on.
 
     python -m experiments.foreign fetch [--to results/foreign]     # apt-get download, unpack, pick
     python demo.py --heldout-dataset results/foreign/photos        # score the demo's models on them
+    python demo.py --runs R --out O --heldout-dataset results/foreign/photos   # an existing demo's runs R
+    python -m experiments.probe E OUT --steps 450 --heldout results/foreign/photos -- FLAGS   # one experiment
 
 `fetch` downloads the packages with `apt-get download` (no root install, nothing touches the
 system), unpacks them with `dpkg-deb -x` into a temporary folder and copies the photographs

@@ -89,7 +89,7 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
         flags = {k: argv[i + 1] for i, k in enumerate(argv[:-1])}
         got = (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"], flags["--steps"])
         steps = demo.FULL["e_steps_l" if v == "nonbn_res_l" else "e_steps"]
-        assert got == ("16", "4", "2e-3", "1", str(steps))
+        assert got == ("16", "4", "1e-3", "1", str(steps))
         # the learning rate drops at the paper's share of the steps, not at --smoke's step 2 (issue 25)
         assert flags["--lr-decay-at"] == str(round(steps * demo.E_DECAY_SHARE)) and int(flags["--lr-decay-at"]) > 2
         assert "--filters" not in argv_of(demo.QUICK, f"paper E ({v})")

@@ -63,6 +63,36 @@ def deblur(paper, out, steps, extra, seed=0, folder=None, tag=""):
     return res, train_s
 
 
+def _zero_mean_correction(iizuka):
+    """Experiment only (issue 25): paper A's --residual correction with its per-channel mean over the
+    hole removed, so G can add structure to the mean fill but not shift its colour."""
+    import keras
+    from keras import ops
+    from models.layers import AddInput, ImageMeanFill
+
+    @keras.saving.register_keras_serializable(package="probe")
+    class HoleZeroMean(keras.layers.Layer):
+        def call(self, inputs):
+            x, mask = inputs
+            m = ops.cast(mask, x.dtype)
+            mean = ops.sum(x * m, axis=(1, 2), keepdims=True) / ops.maximum(ops.sum(m, axis=(1, 2), keepdims=True), 1.0)
+            return x - mean * m
+
+    original = iizuka.completion_network
+
+    def patched(*a, **kw):
+        g = original(*a, **kw)
+        if not kw.get("residual"):
+            return g
+        correction = keras.Model(g.inputs, g.get_layer("tanh").output, name="correction")
+        image, mask = keras.Input(g.inputs[0].shape[1:], name="image"), keras.Input(g.inputs[1].shape[1:], name="mask")
+        z = HoleZeroMean(name="hole_zero_mean")([correction([image, mask]), mask])
+        out = AddInput(name="residual")([ImageMeanFill(name="image_mean_fill")([image, mask]), z])
+        return keras.Model([image, mask], out, name=g.name)
+
+    iizuka.completion_network = patched
+
+
 def inpaint(paper, out, steps, extra, size, folder=None, tag=""):
     """Train paper `paper` (a papers.Paper) unless done, then score it on the held-out photos."""
     from evaluation import common, protocol
@@ -74,6 +104,8 @@ def inpaint(paper, out, steps, extra, size, folder=None, tag=""):
     run, exported = out / "run", out / "run" / "export"
     if os.environ.get("PROBE_A_LAST_INIT"):   # experiment only (paper A): the residual's last conv init
         m.iizuka.LAST_INIT = os.environ["PROBE_A_LAST_INIT"]
+    if os.environ.get("PROBE_A_ZERO_MEAN"):   # experiment only (paper A, issue 25): zero-mean correction
+        _zero_mean_correction(m.iizuka)
     if os.environ.get("PROBE_A_ADAM"):   # experiment only (paper A): Adam(lr) instead of Adadelta
         import keras
         lr = float(os.environ["PROBE_A_ADAM"])

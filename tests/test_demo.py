@@ -212,7 +212,7 @@ def test_heldout_sets_of_a_large_photo_cover_two_scales_and_skip_flat_tiles(tmp_
     short = heldout.DOWNSCALED                                # the downscaled copy: 512 px on its short side
     assert 0 < len(small) <= (short // 128) * (round(w * short / h) // 128)
     crops = dict(heldout.inpainting_images(64, folder=tmp_path / "p"))
-    every = ([f"big_k1_00"] + [f"big_k{k}_{i}{j}" for k in (2, 3) for i in range(k) for j in range(k)]
+    every = (["big_k1_00"] + [f"big_k{k}_{i}{j}" for k in (2, 3) for i in range(k) for j in range(k)]
              + [f"big_native_{i}{j}" for i in range(2) for j in range(2)])
     flat = {"big_k3_00", "big_k3_01", "big_k3_02", "big_native_00", "big_native_01"}   # centres in the flat rows
     assert list(crops) == [n for n in every if n not in flat]

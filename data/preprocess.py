@@ -96,8 +96,8 @@ def random_crop_flip(image_uint8, size, seed):
     shape = tf.shape(image_uint8)
     check = tf.debugging.assert_greater_equal(
         tf.minimum(shape[0], shape[1]), size,
-        message=f"an image is smaller than the {size}x{size} random crop: use a smaller crop "
-                f"size or larger images")
+        message=(f"an image is smaller than the {size}x{size} random crop" if isinstance(size, int) else
+                 "an image is smaller than the random crop") + ": use a smaller crop size or larger images")
     with tf.control_dependencies([check]):
         channels = static[2] if static.rank == 3 and static[2] is not None else shape[2]
         crop = tf.image.stateless_random_crop(image_uint8, [size, size, channels], seed=seeds[0])

@@ -203,6 +203,13 @@ def write_loss_curves(items, folder):
     return list(written.values())
 
 
+def set_args(sets):
+    """heldout.write_sets' {"inpaint": (dir, n), "deblur": (dir, n)} -> table_args' a_data, d_set, e_data."""
+    (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
+    return (["--dataset", inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"], inpaint_dir,
+            ["--dataset", deblur_dir, "--eval-n", str(n_deblur)])
+
+
 def table_args(runs, out, budget, a_data, d_set, e_data, suffix=""):
     """evaluate.py's arguments for each demo table on one held-out set (suffix: its files' suffix)."""
     table_a = ["--table", "A", *a_data, "--image-size", str(budget["a_size"]),
@@ -284,9 +291,8 @@ def main(argv=None):
     else:                    # more held-out pixels than the test photos: crops and tiles of them
         # a user's folder: the sets live beside its split, which removes them when the split changes
         sets = heldout.write_sets(out / "data" / "heldout" if test_dir else out / "heldout", photos=test_dir)
-        (inpaint_dir, n_inpaint), (deblur_dir, n_deblur) = sets["inpaint"], sets["deblur"]
-        a_data, d_set = ["--dataset", inpaint_dir, "--first", str(n_inpaint), "--n-train", "0"], inpaint_dir
-        e_data = ["--dataset", deblur_dir, "--eval-n", str(n_deblur)]
+        a_data, d_set, e_data = set_args(sets)
+        n_inpaint, n_deblur = sets["inpaint"][1], sets["deblur"][1]
         scored = (f"scored on crops of the {'3 held-out bundled photos' if test_dir is None else 'held-out photos'} "
                   f"({n_inpaint} inpainting crops at 3 scales, {n_deblur} deblurring tiles of 128 px)")
     extra = None                    # --heldout-dataset: the same protocol on the user's folder
@@ -308,10 +314,9 @@ def main(argv=None):
             + (" (so paper A's perceptual weight beta is 0)" if a.vgg_weights == "none" else "") + "; " + scored)
     tables = table_args(runs, out, budget, a_data, d_set, e_data)
     if extra is not None:
-        (inpaint_x, n_x), (deblur_x, n_dx) = extra["inpaint"], extra["deblur"]
-        tables.update({f"{k}_heldout": v for k, v in table_args(
-            runs, out, budget, ["--dataset", inpaint_x, "--first", str(n_x), "--n-train", "0"], inpaint_x,
-            ["--dataset", deblur_x, "--eval-n", str(n_dx)], suffix="_heldout").items()})
+        n_x, n_dx = extra["inpaint"][1], extra["deblur"][1]
+        tables.update({f"{k}_heldout": v for k, v in table_args(runs, out, budget, *set_args(extra),
+                                                                 suffix="_heldout").items()})
         notes = {"heldout": note.split("; scored on")[0] + f"; scored on {a.heldout_dataset}, photos never trained "
                  f"on ({n_x} inpainting crops at 3 scales and native resolution, {n_dx} deblurring tiles of 128 px "
                  f"at native resolution and downscaled)"}

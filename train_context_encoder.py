@@ -351,7 +351,7 @@ def synthetic(cfg, strategy, recipe_fn):
         img = syn.images(i, bsz, s)
         return dict(image=img, mask=ce.center_mask_like(img))
 
-    infer = lambda img: dec(enc(ce.fill_holes(img, ce.center_mask_like(img)), training=False), training=False)
+    infer = lambda img: ce.predict(enc, dec, img, ce.center_mask_like(img), full_image=False)
     return dict(recipe=recipe, batch=batch, infer=infer)
 
 

@@ -79,6 +79,8 @@ def _zero_mean_correction(iizuka):
             return x - mean * m
 
     original = iizuka.completion_network
+    if getattr(original, "zero_mean", False):           # patched already (the --heldout second call)
+        return
 
     def patched(*a, **kw):
         g = original(*a, **kw)
@@ -90,6 +92,7 @@ def _zero_mean_correction(iizuka):
         out = AddInput(name="residual")([ImageMeanFill(name="image_mean_fill")([image, mask]), z])
         return keras.Model([image, mask], out, name=g.name)
 
+    patched.zero_mean = True
     iizuka.completion_network = patched
 
 

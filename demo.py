@@ -18,7 +18,10 @@ Keras' cache already holds them (else random weights, said loudly and written in
 the perceptual/texture terms mean nothing; pass --vgg-weights PATH to use a downloaded file). The
 docs/DEMO.md gives the measured figures; docs/papers/ the full-scale commands.
 
-Rerunning reuses every model already trained in --runs (default results/runs); delete it to retrain.
+Results as it goes: after each model its table rows, grid and loss curve are in --out and README.md is
+rewritten (models not trained yet are "not trained" rows). Rerunning reuses every model already
+trained in --runs (default results/runs; delete it to retrain) and every table row already scored by
+the same model files (evaluate.py --reuse-rows).
 """
 import argparse
 import os
@@ -322,9 +325,9 @@ def main(argv=None):
                  f"at native resolution and downscaled)"}
     else:
         notes = {}
-    # results as the demo goes: each table is scored as soon as the last of its models is trained, each
-    # model's loss curve is drawn when it finishes, and README.md / summary.json are rewritten each time
-    last_of = {table_of(run_dir): i for i, (_, run_dir, *_) in enumerate(items)}
+    # results as the demo goes: after each model its tables are scored again (its rows computed, the rows
+    # already scored reused: evaluate.py --reuse-rows; models not trained yet are "not trained" rows), its
+    # loss curve is drawn, and README.md / summary.json are rewritten
     texts, results, curves, times = {}, {}, [], {}
 
     def report(finished, claims_rows=None, claims_text=None):
@@ -334,8 +337,9 @@ def main(argv=None):
         state = (f"Wall time: {total:.0f} s in all, of which training {sum(times.values()):.0f} s "
                  f"({os.cpu_count()} CPU cores visible)" if finished else
                  f"**In progress:** {len(done)} of {len(items)} models trained ({total:.0f} s so far); tables "
-                 f"{', '.join(texts) or 'none yet'} written. An interrupted demo keeps all of this, and a rerun "
-                 f"continues from the first untrained model")
+                 f"{', '.join(texts) or 'none yet'} written with the models trained so far (the others are "
+                 f"\"not trained\" rows). An interrupted demo keeps all of this, and a rerun continues from the "
+                 f"first untrained model")
         parts = [texts[k] for k in tables if k in texts] + (
             ["# Each paper's claim at proxy scale\n\n" + claims_text] if claims_text else [])
         summary = (f"# Demo results\n\n**{note}.**\n\n{state}. Picture grids (rows: input / each method / ground "
@@ -355,12 +359,11 @@ def main(argv=None):
         label, run_dir = items[i][:2]
         done.append(label)
         curves.extend(c for c in write_loss_curves([items[i]], out / "curves") if c not in curves)
-        table = table_of(run_dir)
-        due = [name for name in tables if name.split("_")[0] == table] if last_of[table] == i else []
-        for name in due:                     # its table (A: also A_pasted), once its last model is trained
+        due = [name for name in tables if name.split("_")[0] == table_of(run_dir)]
+        for name in due:                     # its table (A: also A_pasted; their _heldout twins)
             print(f"evaluating table {name}")
             result, text = evaluate.evaluate(tables[name] + limit + [
-                "--step0", "--out", str(out / f"table_{name}"),
+                "--step0", "--reuse-rows", "--out", str(out / f"table_{name}"),
                 "--note", notes.get(name.rsplit("_", 1)[-1], note)])
             texts[name] = text
             md = next((out / f"table_{name}").glob("table_*.md"))

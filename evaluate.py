@@ -76,6 +76,9 @@ def build_parser(modules=None):
     p.add_argument("--note", default=None, help="a line printed at the top of the table (e.g. the training budget)")
     p.add_argument("--blend", action=argparse.BooleanOptionalAction, default=None,
                    help="Poisson-blend every method's hole (the default is in the table's group)")
+    p.add_argument("--reuse-rows", action="store_true",
+                   help="keep each row already scored on the same inputs by the same model files and settings "
+                        "(saved in <out>/rows/; delete it to recompute): demo.py rescores a table after each model")
     for module in modules.values():
         module.add_arguments(p)
     return p

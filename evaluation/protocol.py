@@ -21,7 +21,8 @@ from data.evalsets import MaskBank
 from data.preprocess import center_crop_resize
 from errors import UserError
 from evaluation.common import (GRID_EXAMPLES, MASK_SEED, NOT_COMPARABLE, NOT_TRAINED, Method, comparable,
-                               image_names, means, progress, slug, training_selection)
+                               files_identity, image_names, progress, row_cache, score_row, slug,
+                               training_selection)
 from evaluation.grids import write_grid
 from imagefiles import write_png
 from inpainters import Inpainter, to_model_size
@@ -85,42 +86,57 @@ def latent_search_loader(iterations):
     return load
 
 
-def model_method(name, path, loader, test=None):
+def model_method(name, path, loader, test=None, settings=None):
     """A trained-model row; a missing path -> NOT_TRAINED, a model whose run config.json says it
     trained on any of the `test` images (a data.selection.Selection) -> NOT_COMPARABLE, unscored;
-    a load failure -> "failed: ..." (the table still completes)."""
+    a load failure -> "failed: ..." (the table still completes). The model is loaded when the row is
+    first scored (not at all when the row cache holds it); its identity is its files and `settings`
+    (what else the loader decides, e.g. the latent search's iterations)."""
     if path is None or not Path(path).exists():
         return Method(name, path, status=NOT_TRAINED)
     trained, trained_on = training_selection(path)
     if not comparable(trained, test):
         return Method(name, path, status=NOT_COMPARABLE, trained=trained, trained_on=trained_on)
-    try:
-        model = loader(path)
-    except UserError as e:
-        return Method(name, path, status=f"failed: {e}", trained=trained, trained_on=trained_on)
-    return Method(name, path, fn=model, trained=trained, trained_on=trained_on)
+    return Method(name, path, load=lambda: loader(path), trained=trained, trained_on=trained_on,
+                  identity=(settings, files_identity(path)))
 
 
-def untrained(method, seed=0):
-    """The row's model with fresh initial weights (its layers' own initialisers, seeded): what training
-    started from, so a table shows learning as the difference to this row. Paper C's twin is the same
-    latent search in an untrained G and D."""
-    fn = method.fn
+def fresh_copy(fn, seed=0):
+    """Row function `fn` with its network(s) at fresh initial weights (their layers' own initialisers,
+    seeded), None for a row without a network. Paper C's copy is the same latent search in an
+    untrained G and D."""
     if isinstance(fn, LatentInpainter):
         keras.utils.set_random_seed(seed)
         twin = copy.copy(fn)
         twin.G, twin.D = keras.models.clone_model(fn.G), keras.models.clone_model(fn.D)
         twin.name = f"{fn.name} (step 0)"
-        return Method(f"{method.name} (step 0)", method.where, fn=twin, trained=method.trained,
-                      trained_on="none (initial weights)")
+        return twin
     net = fn.model if isinstance(fn, Inpainter) else getattr(fn, "generator", None)
     if net is None:
         return None
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(net)
-    twin = Inpainter(fresh, name=f"{fn.name} (step 0)") if isinstance(fn, Inpainter) else Sharpener(fresh)
-    return Method(f"{method.name} (step 0)", method.where, fn=twin, trained=method.trained,
-                  trained_on="none (initial weights)")
+    return Inpainter(fresh, name=f"{fn.name} (step 0)") if isinstance(fn, Inpainter) else Sharpener(fresh)
+
+
+def untrained(method, seed=0):
+    """The row's model untrained (fresh_copy): what training started from, so a table shows learning
+    as the difference to this row; None for a row without a network. A model row not loaded yet gets
+    a twin that loads it when the twin is scored (deterministic, so the row cache keys it by the
+    model's identity)."""
+    def load():
+        if method.fn is None:
+            raise UserError(method.status.removeprefix("failed: "))
+        return fresh_copy(method.fn, seed)
+
+    if method.pending:
+        made = dict(load=load)
+    else:
+        made = dict(fn=fresh_copy(method.fn, seed))
+        if made["fn"] is None:
+            return None
+    return Method(f"{method.name} (step 0)", method.where, trained=method.trained, trained_on="none (initial weights)",
+                  identity=(method.identity, "step 0", seed), **made)
 
 
 def with_step0(methods):
@@ -128,7 +144,7 @@ def with_step0(methods):
     out = []
     for m in methods:
         out.append(m)
-        twin = untrained(m) if m.status == "ok" and m.fn is not None else None
+        twin = untrained(m) if m.status == "ok" else None
         if twin is not None:
             out.append(twin)
     return out
@@ -188,34 +204,38 @@ def complete_batch(inpainter, images, holes, blend=True, batch_size=16):
     return np.stack(out)
 
 
-def run_inpainting(methods, images, holes, out_dir, set_name, blend):
-    """Complete `images` with every method; save outputs; -> {name: dict(status, where, mean, per_image)}."""
+def run_inpainting(methods, images, holes, out_dir, set_name, blend, reuse=False):
+    """Complete `images` with every method; save outputs; -> {name: dict(status, where, mean, per_image)}.
+    reuse: keep the rows the row cache holds for these inputs (evaluate.py --reuse-rows)."""
     names = image_names(len(images))
     base = Path(out_dir) / "images" / set_name
     write_images(base / "ground_truth", images, names)
     shown = np.where(holes[..., None], np.uint8(255), images)          # holes drawn white
     write_images(base / "input", shown, names)
-    results, outputs = {}, {}
     chunk_size = 64        # completed, saved and scored chunk by chunk: 20,000 outputs never sit in memory
+
+    def compute(m):
+        per, first = [], None
+        bar = progress(range(len(images)), f"{set_name}: {m.name}")
+        for i in range(0, len(images), chunk_size):
+            ims, hs = images[i:i + chunk_size], holes[i:i + chunk_size]
+            if hasattr(m.fn, "predict"):
+                done = complete_batch(m.fn, ims, hs, blend)
+            else:
+                done = np.stack([m.fn(im, h) for im, h in zip(ims, hs)])
+            files = write_images(base / slug(m.name), done, names[i:i + chunk_size])
+            per += scored_rows(done, ims, files, out_dir, first=i, masks=hs.astype(np.float32)[..., None])
+            first = done[:GRID_EXAMPLES] if first is None else first
+            bar.update(len(done))
+        bar.close()
+        return per, first
+
+    cache = row_cache(reuse, out_dir, set_name, images, holes, blend)
+    results, outputs = {}, {}
     for m in methods:
-        entry = {"status": m.status, "where": m.where}
-        if m.status == "ok":
-            per = []
-            bar = progress(range(len(images)), f"{set_name}: {m.name}")
-            for i in range(0, len(images), chunk_size):
-                ims, hs = images[i:i + chunk_size], holes[i:i + chunk_size]
-                if hasattr(m.fn, "predict"):
-                    done = complete_batch(m.fn, ims, hs, blend)
-                else:
-                    done = np.stack([m.fn(im, h) for im, h in zip(ims, hs)])
-                files = write_images(base / slug(m.name), done, names[i:i + chunk_size])
-                per += scored_rows(done, ims, files, out_dir, first=i, masks=hs.astype(np.float32)[..., None])
-                if i == 0:
-                    outputs[m.name] = done[:GRID_EXAMPLES]
-                bar.update(len(done))
-            bar.close()
-            entry.update(mean=means(per), per_image=per)
-        results[m.name] = entry
+        results[m.name], grid_images = score_row(m, cache, compute)
+        if grid_images is not None:
+            outputs[m.name] = grid_images
     write_grid(Path(out_dir) / f"grid_{set_name}.png",
                {"input": shown[:GRID_EXAMPLES], **outputs, "ground truth": images[:GRID_EXAMPLES]})
     return results

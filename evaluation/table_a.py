@@ -84,7 +84,8 @@ def make(args, log=print):
     # which can fill any hole; the centre model (--context-encoder-run) only fills the centre square (table D).
     methods = [
         protocol.model_method("autoencoder", stage_file(args.stage_run, 1), load_inpainter, test),
-        protocol.model_method("DCGAN", args.dcgan_run, protocol.latent_search_loader(args.latent_iterations), test),
+        protocol.model_method("DCGAN", args.dcgan_run, protocol.latent_search_loader(args.latent_iterations), test,
+                              settings=f"{args.latent_iterations} latent search iterations"),
         protocol.model_method("Context Encoder", args.glcic_context_encoder_run, load_inpainter, test),
         protocol.model_method("this paper (A)", stage_file(args.stage_run, 3), load_inpainter, test),
         protocol.model_method("paper B (unsupervised)", args.unsupervised_run, load_inpainter, test),
@@ -104,7 +105,7 @@ def make(args, log=print):
         holes = bank.masks[:n, ..., 0] > 0.5
         result["sets"][kind] = {"mask": f"{kind} bank {bank_root / kind}, {bank.kwargs}",
                                 "methods": protocol.run_inpainting(methods, images, holes, args.out,
-                                                                   f"{TABLE}_{kind}", args.blend)}
+                                                                   f"{TABLE}_{kind}", args.blend, args.reuse_rows)}
     return result
 
 

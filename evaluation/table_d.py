@@ -73,7 +73,7 @@ def make(args, log=print):
         result["training"] += training_lines(methods, test, f"{name} test images")
         result["sets"][name] = {"status": "ok", "where": folder, "n_images": len(images),
                                 "methods": protocol.run_inpainting(methods, images, holes, args.out,
-                                                                   f"{TABLE}_{name}", args.blend)}
+                                                                   f"{TABLE}_{name}", args.blend, args.reuse_rows)}
     return result
 
 

@@ -14,8 +14,8 @@ import rundir
 from cliargs import image_side, positive_int
 from data import selection
 from errors import UserError
-from evaluation.common import (UNSHARP_AMOUNT, UNSHARP_SIGMA, Method, image_names, means, progress, scored_part,
-                               slug, training_lines, unsharp_mask)
+from evaluation.common import (GRID_EXAMPLES, UNSHARP_AMOUNT, UNSHARP_SIGMA, Method, image_names, progress,
+                               row_cache, score_row, scored_part, slug, training_lines, unsharp_mask)
 
 TABLE = "E"
 PAPER = papers.PAPERS[TABLE]
@@ -129,18 +129,19 @@ def make(args, log=print):
               "degradation": {k: manifest.get(k) for k in ("blur", "seed", "size", "kernel_size")},
               "protocol": "whole image, RGB [0, 255], mean of per-image PSNR / SSIM (11x11 Gaussian, sigma 1.5)",
               "training": training_lines(methods, test), "methods": {}}
-    grid = {BLURRED: [centre(b, GRID_CROP) for b in blurred]}
+
+    def compute(m):
+        done = [m.fn(b) for b in progress(blurred, f"{TABLE}: {m.name}")]
+        files = protocol.write_images(base / slug(m.name), done, names)
+        return protocol.scored_rows(done, sharp, files, args.out), done[:GRID_EXAMPLES]
+
+    cache = row_cache(args.reuse_rows, args.out, TABLE, blurred, sharp)
+    grid = {BLURRED: [centre(b, GRID_CROP) for b in blurred[:GRID_EXAMPLES]]}
     for m in methods:
-        entry = {"status": m.status, "where": m.where}
-        if m.status == "ok":
-            done = [m.fn(b) for b in progress(blurred, f"{TABLE}: {m.name}")]
-            files = protocol.write_images(base / slug(m.name), done, names)
-            per = protocol.scored_rows(done, sharp, files, args.out)
-            entry.update(mean=means(per), per_image=per)
-            if m.name != BLURRED:
-                grid[m.name] = [centre(d, GRID_CROP) for d in done]
-        result["methods"][m.name] = entry
-    grid["ground truth"] = [centre(s, GRID_CROP) for s in sharp]
+        result["methods"][m.name], shown = score_row(m, cache, compute)
+        if shown is not None and m.name != BLURRED:
+            grid[m.name] = [centre(d, GRID_CROP) for d in shown]
+    grid["ground truth"] = [centre(s, GRID_CROP) for s in sharp[:GRID_EXAMPLES]]
     write_grid(Path(args.out) / f"grid_{TABLE}.png", grid)
     return result
 

@@ -55,6 +55,44 @@ def test_demo_quick_writes_every_table(tmp_path_factory, tmp_path):
     assert (out / "curves" / "c_latent_search.png").is_file()
 
 
+def test_a_table_is_written_after_each_of_its_models_and_a_rerun_continues(tmp_path_factory, tmp_path, monkeypatch):
+    """Issue 26: after the first model of table D, table D is in results/ with that model's rows scored
+    and the next model "not trained", and README.md says so; an interrupted demo keeps it, and a rerun
+    trains the rest, scoring only the new model's rows (the finished rows are reused, not recomputed)."""
+    import pytest
+    import claims
+    import train_context_encoder
+    real_plan, real_train = demo.plan, train_context_encoder.main
+    monkeypatch.setattr(demo, "plan", lambda *a, **k: [it for it in real_plan(*a, **k) if demo.table_of(it[1]) == "D"])
+    monkeypatch.setattr(claims, "check", lambda *a: ([], ""))     # the claims need every table
+    runs, out = tmp_path / "runs", tmp_path / "results"
+    shutil.copytree(smoke_runs(tmp_path_factory) / "d", runs / "d")   # the first D model: trained already
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train_context_encoder, "main", interrupted)   # Ctrl-C while the second one trains
+    argv = ["--quick", "--out", str(out), "--runs", str(runs)]
+    with pytest.raises(KeyboardInterrupt):
+        demo.main(argv)
+    table = json.loads((out / "table_D" / "table_D.json").read_text())["sets"]["set5"]["methods"]
+    assert table["ours(l_rec + l_adv)"]["status"] == table["ours(l_rec + l_adv) (step 0)"]["status"] == "ok"
+    assert table["ours(l_rec)"]["status"] == "not trained"
+    readme = (out / "README.md").read_text()
+    assert "**In progress:** 1 of 2 models trained" in readme and "| ours(l_rec) | ours | not trained |" in readme
+    assert (out / "table_D" / "grid_D_set5.png").is_file()
+    done = {f.name: f.stat().st_mtime_ns for f in (out / "table_D" / "rows" / "D_set5").glob("*.json")}
+    assert "ours_l_rec_l_adv.json" in done and "ours_l_rec.json" not in done
+
+    monkeypatch.setattr(train_context_encoder, "main", real_train)
+    assert demo.main(argv) == 0
+    table = json.loads((out / "table_D" / "table_D.json").read_text())["sets"]["set5"]["methods"]
+    assert all(e["status"] == "ok" for e in table.values())
+    rows = {f.name: f.stat().st_mtime_ns for f in (out / "table_D" / "rows" / "D_set5").glob("*.json")}
+    assert {k: rows[k] for k in done} == done and "ours_l_rec.json" in rows     # only the new rows computed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["finished"] and list(summary["train_times_s"]) == ["paper D (l_rec)"]
+
+
 def test_long_budget_trains_longer_than_the_demo_with_the_same_settings():
     for key in ("a_steps", "b_steps", "c_steps", "d_steps", "d_glcic_steps", "e_steps", "e_steps_l"):
         assert (min(demo.LONG[key]) if key == "a_steps" else demo.LONG[key]) >= 2 * (
@@ -169,8 +207,8 @@ def test_demo_plan_on_a_users_folder_trains_random_crops_of_it(tmp_path):
 
 
 def test_the_demo_reports_as_it_goes(tmp_path, monkeypatch):
-    """After each model, train_all calls back (demo.main scores a table when its last model is
-    trained and rewrites README.md); its progress line says which model of how many and the time left."""
+    """After each model, train_all calls back (demo.main scores that model's tables and rewrites
+    README.md); its progress line says which model of how many and the time left."""
     items = demo.plan(tmp_path / "runs", demo.FULL, "none", demo.VARIANTS)
     assert [demo.table_of(run_dir) for _, run_dir, *_ in items] == ["A"] * 6 + ["D"] * 2 + ["E"] * 4
     trained, lines, after = [], [], []

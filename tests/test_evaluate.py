@@ -194,6 +194,60 @@ def test_table_e_end_to_end(runs, tmp_path):
     assert np.array_equal(read_image(out / "images" / "E" / "blurred_input" / "00000.png"), blurred)
 
 
+def test_reused_rows_are_kept_until_their_model_or_inputs_change(runs, tmp_path, monkeypatch):
+    """evaluate.py --reuse-rows (demo.py rescores a table after each model): a second evaluation loads
+    and scores nothing and writes the same table, JSON and grid; a model file written again recomputes
+    that model's rows (and its step-0 twin's) only; other inputs or no --reuse-rows recompute all."""
+    import shutil
+    import inpainters
+    for name in ("d", "d_rec"):                  # copies: this test rewrites a model file
+        shutil.copytree(runs / "d", tmp_path / name)
+    out = tmp_path / "D"
+    argv = ["--table", "D", "--set5", "samples", "--limit", "2", "--step0", "--context-encoder-run",
+            str(tmp_path / "d"), "--rec-only-run", str(tmp_path / "d_rec"), "--out", str(out)]
+    scored, loaded = [], []
+    real_scored, real_load = protocol.scored_rows, inpainters.load_inpainter
+    monkeypatch.setattr(protocol, "scored_rows", lambda *a, **k: scored.append(a[2][0]) or real_scored(*a, **k))
+    monkeypatch.setattr(inpainters, "load_inpainter", lambda path: loaded.append(path) or real_load(path))
+
+    def rows(*extra):
+        scored.clear(), loaded.clear()
+        _, text = evaluate.evaluate(argv + list(extra), log=_quiet)
+        folders = sorted({Path(f).parent.name for f in scored})
+        return text, folders, (out / "table_D.json").read_text(), (out / "grid_D_set5.png").read_bytes()
+
+    every = ["mean_fill", "ours_l_rec", "ours_l_rec_l_adv", "ours_l_rec_l_adv_step_0", "ours_l_rec_step_0",
+             "opencv_navier_stokes", "opencv_telea", "scikit_image_biharmonic"]
+    text, folders, saved, grid = rows("--reuse-rows")
+    assert sorted(folders) == sorted(every) and len(loaded) == 2
+    assert (out / "rows" / "D_set5" / "ours_l_rec.json").is_file()
+    again = rows("--reuse-rows")
+    assert again == (text, [], saved, grid) and loaded == []          # nothing computed, the same files
+    model = tmp_path / "d_rec" / "export" / "inpainter.keras"
+    model.write_bytes(model.read_bytes())                            # the model written again: a new mtime
+    changed = rows("--reuse-rows")
+    assert changed[1] == ["ours_l_rec", "ours_l_rec_step_0"] and len(loaded) == 1
+    assert changed[0] == text and changed[2] == saved                # the same weights: the same figures
+    assert sorted(rows("--reuse-rows", "--limit", "1")[1]) == sorted(every)      # other inputs
+    assert sorted(rows("--reuse-rows", "--blend")[1]) == sorted(every)           # other settings
+    assert sorted(rows()[1]) == sorted(every) and len(loaded) == 2                # no --reuse-rows
+
+
+def test_table_e_reuses_its_rows(runs, tmp_path, monkeypatch):
+    """Table E with --reuse-rows: a second evaluation scores nothing and writes the same table and grid."""
+    out = tmp_path / "E"
+    argv = ["--table", "E", "--dataset", "samples", "--eval-set", str(tmp_path / "eval"), "--eval-n", "2",
+            "--eval-size", "64", "--deblur-runs", str(runs / "e_{variant}"), "--step0", "--reuse-rows",
+            "--out", str(out)]
+    _, text = evaluate.evaluate(argv, log=_quiet)
+    grid, saved = (out / "grid_E.png").read_bytes(), (out / "table_E.json").read_text()
+    scored = []
+    monkeypatch.setattr(protocol, "scored_rows", lambda *a, **k: scored.append(a) or None)
+    _, again = evaluate.evaluate(argv, log=_quiet)
+    assert scored == [] and again == text and "nonbn_res (step 0)" in text
+    assert (out / "grid_E.png").read_bytes() == grid and (out / "table_E.json").read_text() == saved
+
+
 def test_mask_bank_is_saved_once_and_reused(tmp_path):
     bank = protocol.mask_bank(tmp_path / "b", "center", 2, 32, log=_quiet, side=16)
     manifest = tmp_path / "b" / MaskBank.MANIFEST

@@ -15,9 +15,12 @@ to compare; sharpen.py's tiled sharpening. When the app damaged a clean photo it
 the page, and the server keeps serving.
 """
 import argparse
+import functools
 import json
 import os
 import tempfile
+import threading
+import time
 import traceback
 import zipfile
 from dataclasses import dataclass
@@ -33,9 +36,10 @@ import rundir
 from errors import UserError, cli
 import cliargs
 from quiet_tf import import_tensorflow
-from app_actions import BLURS, check_size, generated_hole, inpaint_photo, sharpen_photo, trained_hole
+from app_actions import BLURS, Cancelled, check_size, generated_hole, inpaint_photo, sharpen_photo, trained_hole
 
 DEFAULT_RUNS = ("runs", "results/runs")
+PROGRESS_EVERY = 1.0   # [choice] seconds between progress updates on the page (a cancel is checked at every step)
 HOLES = {              # the hole choices: label -> data.masks kind (None = drawn with the brush)
     "drawn with the brush": None,
     "centre square": "center",
@@ -148,7 +152,6 @@ class Models:
     def preload(self, log=print, iterations=300):
         """Load every model now and run it once on a small input (Keras builds, tf.function traces), so
         that no action waits on a first-use load; `iterations`: the app's default for a search."""
-        import time
         start = time.time()
         log(f"app: loading {len(self.entries)} models ...")
         for entry in self.entries.values():
@@ -223,19 +226,56 @@ def _uploaded_photo(payload):
 
 
 def _png(image, out_dir, name):
-    """The result as a PNG in the app's download folder -> its path."""
+    """An image as a PNG in the app's folder -> its path. The page gets these files, not arrays: Gradio
+    would encode an array again with PIL, 3.5 s for a 12-MP photo against OpenCV's 0.5 s."""
     from imagefiles import write_png
     fd, path = tempfile.mkstemp(dir=out_dir, prefix=f"{name}_", suffix=".png")
     os.close(fd)
     return str(write_png(path, image))
 
 
+class Cancels:
+    """Cancel requests per browser session: the Cancel button asks, and the running action checks at
+    each step it reports (a tile, a stage), so it stops there rather than at its end. Per session, so
+    one person's Cancel never stops another's action when the app is shared (--host)."""
+
+    def __init__(self):
+        self._asked, self._lock = set(), threading.Lock()
+
+    def ask(self, session):
+        with self._lock:
+            self._asked.add(session)
+
+    def steps(self, session, progress):
+        """A fresh action's progress(fraction, text): shown on the page; raises Cancelled once asked."""
+        with self._lock:
+            self._asked.discard(session)             # a Cancel pressed while nothing ran is forgotten
+
+        shown = [0.0]
+
+        def step(fraction, text):
+            with self._lock:
+                if session in self._asked:
+                    self._asked.discard(session)
+                    raise Cancelled(f"cancelled while {text}; nothing was changed")
+            now = time.monotonic()
+            if now - shown[0] >= PROGRESS_EVERY:     # each update re-renders the page: a browser without a
+                shown[0] = now                        # GPU holding 12-MP images took 1 s per update
+                progress(fraction, desc=text)
+        return step
+
+
 def _guarded(fn, n_out):
-    """A handler whose UserError (or any failure) is a warning and a message box, never a traceback."""
+    """A handler whose UserError (or any failure) is a warning and a message box, never a traceback.
+    functools.wraps keeps fn's signature, where Gradio finds its gr.Request and gr.Progress."""
+    @functools.wraps(fn)
     def handler(*args):
         import gradio as gr
         try:
             return (*fn(*args), "")
+        except Cancelled as e:
+            gr.Info(str(e))
+            return (*([None] * n_out), str(e))
         except UserError as e:
             message = f"error: {' '.join(str(e).split())}"
         except Exception as e:   # the server keeps serving; the console keeps the traceback
@@ -244,6 +284,11 @@ def _guarded(fn, n_out):
         gr.Warning(message)
         return (*([None] * n_out), message)
     return handler
+
+
+def _session(request):
+    """The browser session a request came from (None for a direct call without one)."""
+    return getattr(request, "session_hash", None)
 
 
 def _model_picker(gr, choices, what, prefix, task):
@@ -279,6 +324,14 @@ def build_app(entries, models=None):
     sharpeners = [(e.label, e.path) for e in entries if e.task == "deblur"]
     letters = {task: ", ".join(p.letter for p in papers.PAPERS.values() if p.task == task) for task in ("inpaint", "deblur")}
 
+    cancels = Cancels()
+
+    def cancel(request: gr.Request = None):
+        """The Cancel buttons: a queued action is dropped (Gradio's cancels, which also stops the page
+        waiting for it), a running one stops at its next step; the message box says so."""
+        cancels.ask(_session(request))
+        return "cancelled: the action stops at its next step (a tile, a stage); nothing was changed"
+
     with gr.Blocks(title="GAN image restoration") as app:
         gr.Markdown("# GAN image restoration\nYour own photos with the trained models of papers "
                     f"{', '.join(papers.LETTERS)} "
@@ -293,7 +346,9 @@ def build_app(entries, models=None):
                                        default_size=16),
                         layers=False, elem_id="inpaint-photo", height=420)
                     hole = gr.Radio(list(HOLES), value=next(iter(HOLES)), label="Hole")
-                    go = gr.Button("Fill the hole", variant="primary", elem_id="inpaint-run")
+                    with gr.Row():
+                        go = gr.Button("Fill the hole", variant="primary", elem_id="inpaint-run")
+                        stop = gr.Button("Cancel", variant="stop", elem_id="inpaint-cancel")
                     with gr.Accordion("Options", open=False):
                         with gr.Row():
                             seed = gr.Number(0, precision=0, label="Seed of a generated hole")
@@ -304,7 +359,10 @@ def build_app(entries, models=None):
                         iterations = gr.Slider(10, 1500, 300, step=10, label="Paper C: latent search iterations")
                 outputs = _result_column(gr, "Input (hole in white)", "Result", "inpaint")
 
-            def inpaint_event(key, payload, hole_label, seed, block, blend, clean, iterations):
+            def inpaint_event(key, payload, hole_label, seed, block, blend, clean, iterations,
+                              request: gr.Request = None, progress=gr.Progress()):
+                step = cancels.steps(_session(request), progress)
+                step(0.0, "reading the photo")
                 entry = models.entry(key, "inpaint")
                 photo, strokes = _editor_photo_and_strokes(editor, payload)
                 check_size(photo)
@@ -322,12 +380,15 @@ def build_app(entries, models=None):
                     raise UserError("no hole: paint over the region to fill with the brush, or choose a "
                                     "generated hole")
                 damaged, out, scored = inpaint_photo(models, entry, photo, holes, bool(blend), bool(clean),
-                                                     int(iterations))
-                return damaged, out, (f"{cut[0].upper()}{cut[1:]}.\n{scored}" if cut else scored), \
-                    _png(out, out_dir, "inpainted")
+                                                     int(iterations), progress=step)
+                step(0.95, "sending the result")
+                result = _png(out, out_dir, "inpainted")
+                return _png(damaged, out_dir, "input"), result, \
+                    (f"{cut[0].upper()}{cut[1:]}.\n{scored}" if cut else scored), result
 
-            go.click(_guarded(inpaint_event, 4), [model, editor, hole, seed, block, blend, clean, iterations],
-                     outputs, api_name="inpaint", preprocess=False)
+            run = go.click(_guarded(inpaint_event, 4), [model, editor, hole, seed, block, blend, clean, iterations],
+                           outputs, api_name="inpaint", preprocess=False, show_progress_on=outputs[-1])
+            stop.click(cancel, None, outputs[-1], cancels=[run], queue=False, api_name="cancel_inpaint")
 
         with gr.Tab(f"Deblur (paper {letters['deblur']})"):
             with gr.Row():
@@ -335,21 +396,29 @@ def build_app(entries, models=None):
                     model_e = _model_picker(gr, sharpeners, "deblurring", "sharpen", "deblur")
                     photo_e = gr.Image(type="numpy", format="png", label="Photo", elem_id="sharpen-photo")
                     how = gr.Radio(list(BLURS), value=BLURS[0], label="Blur")
-                    go_e = gr.Button("Sharpen", variant="primary", elem_id="sharpen-run")
+                    with gr.Row():
+                        go_e = gr.Button("Sharpen", variant="primary", elem_id="sharpen-run")
+                        stop_e = gr.Button("Cancel", variant="stop", elem_id="sharpen-cancel")
                     with gr.Accordion("Options", open=False):
                         with gr.Row():
                             sigma = gr.Slider(0.5, 3.0, 1.5, step=0.1, label="Gaussian sigma (px)")
                             seed_e = gr.Number(0, precision=0, label="Motion kernel seed")
                 outputs_e = _result_column(gr, "Blurred input", "Sharpened", "sharpen")
 
-            def sharpen_event(key, payload, how, sigma, seed):
+            def sharpen_event(key, payload, how, sigma, seed, request: gr.Request = None, progress=gr.Progress()):
+                step = cancels.steps(_session(request), progress)
+                step(0.0, "reading the photo")
                 entry = models.entry(key, "deblur")
                 photo = check_size(_uploaded_photo(payload))
-                blurred, out, scored = sharpen_photo(models, entry, photo, how, float(sigma), int(seed or 0))
-                return blurred, out, scored, _png(out, out_dir, "sharpened")
+                blurred, out, scored = sharpen_photo(models, entry, photo, how, float(sigma), int(seed or 0),
+                                                     progress=step)
+                step(0.95, "sending the result")
+                result = _png(out, out_dir, "sharpened")
+                return _png(blurred, out_dir, "blurred"), result, scored, result
 
-            go_e.click(_guarded(sharpen_event, 4), [model_e, photo_e, how, sigma, seed_e],
-                       outputs_e, api_name="sharpen", preprocess=False)
+            run_e = go_e.click(_guarded(sharpen_event, 4), [model_e, photo_e, how, sigma, seed_e],
+                               outputs_e, api_name="sharpen", preprocess=False, show_progress_on=outputs_e[-1])
+            stop_e.click(cancel, None, outputs_e[-1], cancels=[run_e], queue=False, api_name="cancel_sharpen")
     app.queue(default_concurrency_limit=1)     # one model call at a time: the CPU is the bottleneck
     app.out_dir = out_dir
     return app

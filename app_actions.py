@@ -11,6 +11,16 @@ BLURS = ("the photo is blurred: sharpen it", "blur it with a Gaussian kernel", "
 MACROBLOCK_RATE = 0.25  # damage.py's default loss probability
 
 
+class Cancelled(UserError):
+    """The user pressed Cancel: the action stops at its next step (tile or stage)."""
+
+
+def _step(progress, fraction, text):
+    """Report a step to the page (progress(fraction, text) may raise Cancelled); None: no page."""
+    if progress is not None:
+        progress(fraction, text)
+
+
 def check_size(image, what="the photo"):
     h, w = image.shape[:2]
     if min(h, w) < MIN_SIDE:
@@ -87,13 +97,17 @@ def scores(result, truth, hole=None, baseline=None, baseline_name="input"):
     return "\n".join(lines) + f"\n(against the photo you uploaded, the ground truth{where})"
 
 
-def inpaint_photo(models, entry, photo, hole, blend=True, clean=True, iterations=300):
-    """uint8 photo [H, W, 3] + bool hole -> (input shown with the hole white, result, scores text)."""
+def inpaint_photo(models, entry, photo, hole, blend=True, clean=True, iterations=300, progress=None):
+    """uint8 photo [H, W, 3] + bool hole -> (input shown with the hole white, result, scores text).
+    progress(fraction, text): told each stage, and may raise Cancelled between them."""
     from inpainters import check_hole, complete
     check_hole(hole, "the hole")
+    _step(progress, 0.1, "filling the hole" + (f" ({iterations} search iterations)" if entry.search else ""))
     result = complete(models.get(entry, iterations), photo, hole, blend=blend)
     damaged = photo.copy()
     damaged[hole] = 255                                  # damage.py's white fill: what the hole looks like
+    if clean:
+        _step(progress, 0.9, "scoring")
     text = scores(result, photo, hole, damaged, "input (hole white)") if clean else \
         "no scores: the photo is not marked clean, so there is no ground truth"
     return damaged, result, text
@@ -116,11 +130,17 @@ def blur_photo(photo, how, sigma=1.5, seed=0):
     return to_uint8(degrade.blur(to_float(photo), kernel)).numpy()
 
 
-def sharpen_photo(models, entry, photo, how, sigma=1.5, seed=0):
-    """uint8 photo -> (the blurred input, the sharpened result, scores text)."""
+def sharpen_photo(models, entry, photo, how, sigma=1.5, seed=0, progress=None):
+    """uint8 photo -> (the blurred input, the sharpened result, scores text).
+    progress(fraction, text): told each stage and tile, and may raise Cancelled between them."""
     from sharpen import sharpen_array
+    if how != BLURS[0]:
+        _step(progress, 0.0, "blurring")
     blurred = blur_photo(photo, how, sigma, seed)
-    result = sharpen_array(models.get(entry), blurred)
+    result = sharpen_array(models.get(entry), blurred, on_tile=lambda k, n: _step(
+        progress, 0.05 + 0.85 * k / n, f"sharpening: tile {k} of {n}"))
+    if how != BLURS[0]:
+        _step(progress, 0.95, "scoring")
     text = "no scores: the uploaded photo is the blurred input, there is no sharp ground truth" if how == BLURS[0] \
         else scores(result, photo, baseline=blurred, baseline_name="blurred input")
     return blurred, result, text

@@ -25,6 +25,13 @@ and a hole touching the image border fails. We keep the OpenCV call and fix its 
   result is cropped back;
 * finally every known pixel is copied from the original (the composite rule): only hole pixels
   change, and an all-zero mask returns the original.
+Speed (a 12-MP photo in the app): the solve only reads the hole, its dilation and its Telea guesses
+next to the hole's edge, so the work is cut to the hole's bounding box with CONTEXT pixels around
+it, and each Telea fill to a BAND-pixel strip along the hole's edge (inside the hole for the
+original, outside it for the completed image) instead of the whole image. For a compact hole the
+result is the same to the bit (a centre hole in a 12-MP photo: 5.9 s -> 2.1 s); for many touching
+holes (lost macroblocks) Telea visits equally distant pixels in another order, which moves hole
+pixels by up to a few grey levels and the hole's PSNR by under 0.05 dB either way (tests/test_blend.py).
 """
 import cv2
 import numpy as np
@@ -34,6 +41,8 @@ from errors import UserError
 TELEA_RADIUS = 1  # GLCIC-PyTorch: cv2.inpaint(dst, mask, 1, cv2.INPAINT_TELEA)
 DILATE = 3        # OpenCV NORMAL_CLONE erodes the mask 3 times with a 3x3 kernel
 MARGIN = 2 * DILATE + 4  # pixels kept between a (dilated) hole and the padded edge
+BAND = 4 * DILATE + 4    # Telea fills only this strip along the hole's edge: the solve reads its inner DILATE px
+CONTEXT = 2 * MARGIN     # pixels of the photo kept around the hole's bounding box (the solve reads MARGIN)
 
 
 def _as_mask(mask, shape):
@@ -58,13 +67,14 @@ def _as_image(image, name):
     return a
 
 
-def poisson_blend(completed_uint8, original_uint8, mask):
+def poisson_blend(completed_uint8, original_uint8, mask, local=True):
     """Blend the hole of ``completed_uint8`` into ``original_uint8`` (both uint8 RGB [H, W, 3]).
 
     mask: [H, W] or [H, W, 1], float (1 = hole) or uint8 (0/1 or 0/255). Returns uint8 [H, W, 3]
     with every known pixel equal to the original's; an all-zero mask returns the original.
     Only the hole pixels of ``completed_uint8`` are used, so a raw network output and its
-    composite give the same result.
+    composite give the same result. local=False: every Telea fill over the whole image, as GLCIC
+    does (the same result for a compact hole, slower; the reference of tests/test_blend.py).
     """
     src = _as_image(completed_uint8, "completed")
     dst = _as_image(original_uint8, "original")
@@ -75,6 +85,13 @@ def poisson_blend(completed_uint8, original_uint8, mask):
         return dst.copy()
     height, width = hole.shape
     ys, xs = np.nonzero(hole)
+    y0, y1 = max(ys.min() - CONTEXT, 0), min(ys.max() + 1 + CONTEXT, height)
+    x0, x1 = max(xs.min() - CONTEXT, 0), min(xs.max() + 1 + CONTEXT, width)
+    if local and (y1 - y0, x1 - x0) != (height, width):          # only the hole's neighbourhood is read
+        out = dst.copy()
+        box = (slice(y0, y1), slice(x0, x1))
+        out[box] = poisson_blend(src[box], dst[box], hole[box])
+        return out
     # A side the hole comes within MARGIN of is padded far enough for the hole's mirror image to
     # fit inside the padding with MARGIN to spare; other sides get MARGIN (no mirror image).
     top = ys.max() + 1 + MARGIN if ys.min() < MARGIN else MARGIN
@@ -86,12 +103,15 @@ def poisson_blend(completed_uint8, original_uint8, mask):
     orig = cv2.copyMakeBorder(np.ascontiguousarray(dst[..., ::-1]), *pads, border)
     comp = cv2.copyMakeBorder(np.ascontiguousarray(src[..., ::-1]), *pads, border)
     hole_p = cv2.copyMakeBorder(hole.astype(np.uint8) * 255, *pads, border)
-    # GLCIC: Telea-fill the original's hole (used by the top/left edge gradients).
-    filled = cv2.inpaint(orig, hole_p, TELEA_RADIUS, cv2.INPAINT_TELEA)
-    # The completed hole continued outwards (used by the bottom/right edge gradients).
-    guide = cv2.inpaint(comp, 255 - hole_p, TELEA_RADIUS, cv2.INPAINT_TELEA)
+    kernel = np.ones((3, 3), np.uint8)
+    # GLCIC: Telea-fill the original's hole (used by the top/left edge gradients): its edge strip only.
+    filled = cv2.inpaint(orig, cv2.subtract(hole_p, cv2.erode(hole_p, kernel, iterations=BAND)) if local else hole_p,
+                         TELEA_RADIUS, cv2.INPAINT_TELEA)
+    # The completed hole continued outwards (used by the bottom/right edge gradients): a strip outside it.
+    outside = cv2.subtract(cv2.dilate(hole_p, kernel, iterations=BAND), hole_p) if local else 255 - hole_p
+    guide = cv2.inpaint(comp, outside, TELEA_RADIUS, cv2.INPAINT_TELEA)
     guide[hole_p > 0] = comp[hole_p > 0]
-    clone = cv2.dilate(hole_p, np.ones((3, 3), np.uint8), iterations=DILATE)
+    clone = cv2.dilate(hole_p, kernel, iterations=DILATE)
     clone[:2], clone[-2:], clone[:, :2], clone[:, -2:] = 0, 0, 0, 0   # only if a hole spans the image
     x, y, w, h = cv2.boundingRect(clone)
     centre = (x + w // 2, y + h // 2)                     # exact placement (see docstring)

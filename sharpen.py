@@ -28,6 +28,8 @@ MIN_SIZE = 16          # [choice] smallest side accepted (see docs/PAPER_NOTES.m
 MIN_CENTRE = 64        # [choice] smallest centre a tile keeps: --tile 40 with a 19-px overlap kept 2 px
                        # and needed ~7,500 model calls on a 12 MP photo
 DEFAULT_TILE = 512     # [choice] tile side; a 512x512 tile of the paper's G needs ~1 GiB of activations
+PRECISIONS = ("float32", "bfloat16")   # float32: exact (the default); bfloat16: Keras' mixed_bfloat16, 1.7x
+                                       # faster on a CPU with AVX512_BF16 (bench/sharpen_speed.py)
 
 
 def read_image(path):
@@ -80,26 +82,54 @@ def load_generator(path):
 def tile_windows(length, tile, overlap):
     """Split [0, length) for tiling -> list of (window_start, window_end, core_start, core_end).
 
-    The cores partition [0, length) into pieces of tile - 2 * overlap; each window holds its core
-    plus at least `overlap` pixels on every side that is not an image edge, and is `tile` long
-    (shifted inward at the image edges). length <= tile: one window, the whole axis.
+    The cores partition [0, length) into the fewest pieces of at most tile - 2 * overlap, of equal
+    length (the last may be shorter), so no window is wasted on a sliver; each window holds its core plus at
+    least `overlap` pixels on every side that is not an image edge. Every window has the same
+    length, at most `tile` (shifted inward at the image edges), so one traced graph runs them all.
+    length <= tile: one window, the whole axis.
     """
     if length <= tile:
         return [(0, length, 0, length)]
-    core = tile - 2 * overlap
-    if core < 1:
+    most = tile - 2 * overlap
+    if most < 1:
         raise UserError(f"--tile {tile} must be larger than twice --overlap {overlap}")
+    pieces = -(-length // most)
+    core = -(-length // pieces)
+    window = min(core + 2 * overlap, length)
     out = []
     for cs in range(0, length, core):
         ce = min(cs + core, length)
-        ws = min(max(cs - overlap, 0), length - tile)
-        out.append((ws, ws + tile, cs, ce))
+        ws = min(max(cs - overlap, 0), length - window)
+        out.append((ws, ws + window, cs, ce))
     return out
 
 
 def receptive_radius(model):
     from models.deblur import receptive_radius as radius
     return radius(model)
+
+
+def in_precision(model, precision="float32"):
+    """The generator computing in `precision`: float32 -> the model itself; bfloat16 -> a copy whose
+    layers compute in bfloat16 with float32 weights (Keras' "mixed_bfloat16" policy). Its output
+    differs from float32's by about a grey level (docs/PERFORMANCE.md); it is fast only where the
+    hardware has bfloat16 arithmetic (AVX512_BF16 or AMX CPUs, recent GPUs) and slow elsewhere."""
+    if precision == "float32":
+        return model
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision {precision} is not one of {', '.join(PRECISIONS)}")
+    import keras
+    from models.layers import AddInput          # the global residual adds and clips in float32 (its own dtype)
+
+    def clone(layer):
+        config = layer.get_config()
+        if not isinstance(layer, AddInput):
+            config["dtype"] = "mixed_bfloat16"
+        return layer.__class__.from_config(config)
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 _COMPILED = {}
@@ -110,7 +140,8 @@ def compiled(model):
     every tile (they share one size) runs the traced graph; eager calls cost 40% more (bench/sharpen_speed.py)."""
     import tensorflow as tf     # heavy: loaded once the inputs are checked (sharpen.py imports it late)
     if id(model) not in _COMPILED or _COMPILED[id(model)][0] is not model:
-        _COMPILED[id(model)] = (model, tf.function(lambda x: model(x, training=False), reduce_retracing=True))
+        _COMPILED[id(model)] = (model, tf.function(lambda x: tf.cast(model(x, training=False), tf.float32),
+                                                   reduce_retracing=True))
     return _COMPILED[id(model)][1]
 
 
@@ -121,46 +152,52 @@ def mirrored(image, margin):
     return np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode="reflect"), margin
 
 
-def sharpen_float(model, image, tile=DEFAULT_TILE, overlap=None, pad=None):
+def sharpen_float(model, image, tile=DEFAULT_TILE, overlap=None, pad=None, on_tile=None):
     """float32 [H, W, 3] in [-1, 1] -> float32 [H, W, 3]: whole image, or tiles when larger than `tile`.
 
     overlap None = the model's receptive-field radius (exact tiling). pad: [choice] the photo is
     first mirrored by this many px on each side (None: the receptive-field radius), so a border
     pixel sees mirrored neighbours, as a reflect-padded blur gave it, not the convolutions' zeros
     (at a 128-px tile's border the zeros cost 0.7 dB on the foreign photos; docs/EXPERIMENTS.md, issue 25).
+    on_tile(done, total): called after each tile (the app's progress bar; it may raise to cancel).
     """
     image = np.asarray(image, np.float32)
     if overlap is None:
         overlap = receptive_radius(model)
     image, pad = mirrored(image, overlap if pad is None else pad)
-    out = _sharpen_padded(model, image, tile, overlap)
+    out = _sharpen_padded(model, image, tile, overlap, on_tile)
     return out[pad:out.shape[0] - pad, pad:out.shape[1] - pad]
 
 
-def _sharpen_padded(model, image, tile, overlap):
+def _sharpen_padded(model, image, tile, overlap, on_tile=None):
     h, w = image.shape[:2]
     run = compiled(model)
     if h <= tile and w <= tile:
-        return np.asarray(run(image[None]))[0]
+        out = np.asarray(run(image[None]))[0]
+        if on_tile is not None:
+            on_tile(1, 1)
+        return out
     out = np.empty_like(image)
     windows = [(r, c) for r in tile_windows(h, tile, overlap) for c in tile_windows(w, tile, overlap)]
     from tqdm import tqdm
-    for (ys, ye, cys, cye), (xs, xe, cxs, cxe) in tqdm(windows, desc="tiles", unit="tile", leave=False,
-                                                     disable=len(windows) < 4):
+    for k, ((ys, ye, cys, cye), (xs, xe, cxs, cxe)) in enumerate(
+            tqdm(windows, desc="tiles", unit="tile", leave=False, disable=len(windows) < 4), 1):
         y = np.asarray(run(image[None, ys:ye, xs:xe]))[0]
         out[cys:cye, cxs:cxe] = y[cys - ys:cye - ys, cxs - xs:cxe - xs]
+        if on_tile is not None:
+            on_tile(k, len(windows))
     return out
 
 
-def sharpen_array(model, image_uint8, tile=DEFAULT_TILE, overlap=None):
-    """uint8 [H, W, 3] -> sharpened uint8 [H, W, 3] (rounded, clipped)."""
+def sharpen_array(model, image_uint8, tile=DEFAULT_TILE, overlap=None, on_tile=None):
+    """uint8 [H, W, 3] -> sharpened uint8 [H, W, 3] (rounded, clipped); on_tile as sharpen_float's."""
     from data.preprocess import to_float, to_uint8
     image_uint8 = np.asarray(image_uint8)
     h, w = image_uint8.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise UserError(f"the image is {w}x{h}; sharpen.py needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
     x = to_float(image_uint8).numpy()
-    return to_uint8(sharpen_float(model, x, tile, overlap)).numpy()
+    return to_uint8(sharpen_float(model, x, tile, overlap, on_tile=on_tile)).numpy()
 
 
 def check_tile(tile, overlap, h, w):
@@ -175,7 +212,7 @@ def sharpen_folder(a):
     files = folders.images_in(a.images)
     locate_generator(a.model)                        # every path checked before TensorFlow loads
     import_tensorflow()
-    G = load_generator(a.model)
+    G = in_precision(load_generator(a.model), a.precision)
     overlap = receptive_radius(G) if a.overlap is None else a.overlap
 
     def one(path, out):
@@ -198,6 +235,9 @@ def main(argv=None):
                    help="process images larger than this in tiles of this side (default: %(default)s)")
     p.add_argument("--overlap", type=nonnegative_int, default=None,
                    help="context kept around each tile's centre (default: the model's receptive-field radius)")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="float32 (default): exact; bfloat16: about 1.7x faster on a CPU with AVX512_BF16 or AMX "
+                        "(and recent GPUs), slower elsewhere; the result differs by about one grey level")
     a = p.parse_args(argv)
     if a.tile < MIN_SIZE:
         raise UserError(f"--tile must be at least {MIN_SIZE}, got {a.tile}")
@@ -211,7 +251,7 @@ def main(argv=None):
         raise UserError(f"{a.image} is {w}x{h}; sharpen.py needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
     locate_generator(a.model)                        # every input checked before TensorFlow loads
     import_tensorflow()
-    G = load_generator(a.model)
+    G = in_precision(load_generator(a.model), a.precision)
     overlap = receptive_radius(G) if a.overlap is None else a.overlap
     check_tile(a.tile, overlap, h, w)
     out = sharpen_array(G, image, a.tile, overlap)

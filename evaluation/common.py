@@ -8,8 +8,10 @@ functions of uint8 images. With evaluate.py --reuse-rows a row already scored on
 the same model is read back from <out>/rows/ instead of computed again (RowCache, score_row).
 """
 import dataclasses
+import functools
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -168,6 +170,18 @@ def unsharp_mask(image, sigma=UNSHARP_SIGMA, amount=UNSHARP_AMOUNT):
 # ----------------------------------------------------------------------------- the row cache
 ROWS = "rows"                    # <out>/rows/<set>/<method>.json: the rows evaluate.py --reuse-rows saved
 ROW_FORMAT = 1                   # part of every row's key: bump it when a change alters what a row holds
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def code_identity():
+    """sha256 of the repository's Python source (tests and the virtual environment left out): part of
+    every row's key, so a row scored by other code (a blend, a metric, a model change) is scored again."""
+    files = []
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in ("tests", "results"))
+        files += [Path(folder) / n for n in sorted(names) if n.endswith(".py")]
+    return digest([(str(f.relative_to(ROOT)), f.read_bytes()) for f in files])
 
 
 def digest(*parts):
@@ -196,7 +210,7 @@ class RowCache:
 
     def __init__(self, out_dir, set_name, *inputs):
         self.out_dir, self.folder = Path(out_dir), Path(out_dir) / ROWS / set_name
-        self.inputs = digest(ROW_FORMAT, *inputs)
+        self.inputs = digest(ROW_FORMAT, code_identity(), *inputs)
 
     def _key(self, method):
         return digest(self.inputs, method.name, method.identity)

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
+from bench.app_browser import CHROMEDRIVER, CHROMIUM  # noqa: E402
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "docs" / "images" / "app.png"
 
 
@@ -174,6 +174,30 @@ def test_sharpen_endpoint(served, how):
     np.testing.assert_array_equal(_read(download), result)
 
 
+def test_cancel_stops_a_running_sharpen_at_its_next_tile_and_only_that_session(served):
+    """A 12-MP photo is sharpened in 63 tiles: Cancel (its own API endpoint, the page's button) stops it
+    at the next tile with a message, not an error; a Cancel from another session or before an action
+    started does not stop it."""
+    from gradio_client import Client, handle_file
+    big = _write(served["tmp"] / "big.png", cv2.resize(served["photo"], (4000, 3000), interpolation=cv2.INTER_CUBIC))
+    client = served["client"]
+    Client(served["url"], verbose=False).predict(api_name="/cancel_sharpen")       # another session
+    client.predict(api_name="/cancel_sharpen")                                      # before the action: forgotten
+    job = client.submit(str(served["runs"] / "e"), handle_file(big), app.BLURS[0], 1.5, 0, api_name="/sharpen")
+    end, seen = time.time() + 120, ""
+    while time.time() < end and "tile" not in seen and not job.done():     # the page's progress: tiles
+        seen = " ".join(str(u.desc) for u in (job.status().progress_data or []))
+        time.sleep(0.1)
+    assert "sharpening: tile" in seen and not job.done(), "the sharpening finished before the test could cancel it"
+    assert client.predict(api_name="/cancel_sharpen").startswith("cancelled: the action stops at its next step")
+    *outputs, message = job.result(timeout=120)
+    assert outputs == [None] * 4
+    assert message.startswith("cancelled while sharpening: tile ") and "\n" not in message, message
+    blurred, result, text, download, message = client.predict(                   # the next action runs in full
+        str(served["runs"] / "e"), handle_file(served["photo_file"]), app.BLURS[0], 1.5, 0, api_name="/sharpen")
+    assert message == "" and _read(result).shape == served["photo"].shape
+
+
 def test_every_bad_input_is_a_message_and_the_server_keeps_serving(served):
     from gradio_client import handle_file
     tmp = served["tmp"]
@@ -217,31 +241,14 @@ def test_without_a_model_it_names_the_training_command(tmp_path):
 def test_in_a_real_browser_upload_draw_fill(served):
     """Upload a photo, draw a stroke with the mouse, run the smoke model, read the result image back.
     The screenshot lands in the test's folder; UPDATE_SCREENSHOT=1 also writes the README's docs/images/app.png."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # the editor draws with WebGL: SwiftShader (software) is the only WebGL a headless server has
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-                "--enable-unsafe-swiftshader", "--window-size=1400,1100"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    from bench.app_browser import chromium, wait_for as wait
+    driver = chromium()
 
     def wait_for(find, what, timeout=60):
-        end = time.time() + timeout
-        while time.time() < end:
-            found = find()
-            if found:
-                return found
-            time.sleep(0.25)
-        driver.save_screenshot(str(served["tmp"] / "failed.png"))
-        console = [e["message"][:200] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
-        raise AssertionError(f"the page never showed {what} (screenshot {served['tmp'] / 'failed.png'}); "
-                             f"browser console: {console[-6:]}")
+        return wait(driver, find, what, timeout, served["tmp"] / "failed.png")
 
     try:
         driver.get(served["url"])

@@ -46,3 +46,27 @@ def test_bench_reads_the_registry_when_called():
     finally:
         papers.unregister("Z")
     assert "Z" not in steps.PAPERS
+
+
+def test_sharpen_speed_times_each_precision_and_compares_them_on_a_photo(tmp_path):
+    """bench/sharpen_speed.py: one row per generator width, precision and size, tiles counted as
+    sharpen.py cuts them (the mirrored border included), and bfloat16's result against float32's."""
+    import json
+
+    import skimage.data
+
+    from bench import sharpen_speed
+    from imagefiles import write_png
+    from models import deblur
+    from training import export
+    model = export.export_model(deblur.generator("nonbn_res", filters=4, blocks=1), tmp_path / "g.keras")
+    photo = write_png(tmp_path / "p.png", skimage.data.astronaut()[:90, :120])
+    sharpen_speed.main(["--filters", "4", "--sizes", "150x100", "--tile", "64", "--model", str(model),
+                        "--photo", str(photo), "--json", str(tmp_path / "r.json")])
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["precision"], r["size"]) for r in report["rows"]] == [("float32", "150x100"), ("bfloat16", "150x100")]
+    radius = 4 + 5 * 2 + 1 + 4                            # 9x9 head, 5 blocks of two 3x3, 3x3, 9x9 tail
+    cores = [-(-(side + 2 * radius) // (64 - 2 * radius)) for side in (100, 150)]
+    assert all(r["tiles"] == cores[0] * cores[1] for r in report["rows"])
+    agreement = report["bfloat16_against_float32"]
+    assert agreement["size"] == "120x90" and 0 < agreement["mean_levels"] < 1.0 and agreement["psnr_db"] > 35

@@ -344,3 +344,24 @@ def test_a_table_registered_later_is_listed_and_made(tmp_path, monkeypatch):
     finally:
         papers.unregister("Z")
     assert "Z" not in evaluate.TABLES
+
+
+def test_a_saved_row_is_keyed_on_the_source_code(tmp_path, monkeypatch):
+    """A change to any module (a blend, a metric) changes every row's key; tests and results do not."""
+    from evaluation import common
+    (tmp_path / "blend.py").write_text("A = 1\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("B = 1\n")
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+
+    def identity():
+        common.code_identity.cache_clear()
+        return common.code_identity()
+    try:
+        first = identity()
+        (tmp_path / "tests" / "test_x.py").write_text("B = 2\n")
+        assert identity() == first
+        (tmp_path / "blend.py").write_text("A = 2\n")
+        assert identity() != first
+    finally:
+        common.code_identity.cache_clear()

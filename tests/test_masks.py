@@ -254,15 +254,16 @@ def test_bank_load_detects_damage(tmp_path):
 def test_interrupted_save_leaves_no_manifest_pointing_at_bad_files(tmp_path, monkeypatch):
     MaskBank.generate("center", 3, 32, 32, seed=0).save(tmp_path)
     new = MaskBank.generate("rectangles", 3, 32, 32, seed=1)
-    real, calls = tf.io.encode_png, []
+    import imagefiles
+    real, calls = imagefiles._encode, []
 
-    def failing(image):
+    def failing(image, ext):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(image)
+        return real(image, ext)
 
-    monkeypatch.setattr(M.tf.io, "encode_png", failing)
+    monkeypatch.setattr(imagefiles, "_encode", failing)
     with pytest.raises(KeyboardInterrupt):
         new.save(tmp_path)
     assert not (tmp_path / "manifest.json").exists() and not list(tmp_path.glob("*.tmp"))

@@ -130,3 +130,15 @@ def test_identical_inf_tensor_inputs_and_empty_hole():
     assert metrics.psnr(tf.constant(a, tf.float32), tf.constant(b)) == pytest.approx(metrics.psnr(a, b), abs=1e-9)
     assert metrics.ssim(a.astype(np.float32), tf.constant(b, tf.float32)) == pytest.approx(metrics.ssim(a, b), abs=1e-9)
     assert math.isnan(metrics.psnr(a, b, mask=np.zeros((32, 32, 1))))
+
+
+def test_the_cpu_gaussian_filter_equals_tensorflows():
+    """Eager on a CPU, SSIM's filter is OpenCV's; in a graph (or on a GPU) TensorFlow's depthwise
+    convolution: the same values (float64) for grey and RGB batches, borders included."""
+    g = metrics._gaussian_window()
+    for shape in ((2, 37, 23, 3), (1, 16, 40, 1)):
+        x = tf.constant(np.random.default_rng(0).uniform(0, 255, shape))
+        eager = metrics._filter(x, g)
+        graph = tf.function(metrics._filter)(x, g)
+        assert eager.dtype == graph.dtype == tf.float64 and eager.shape == shape
+        np.testing.assert_allclose(eager.numpy(), graph.numpy(), rtol=0, atol=1e-9)

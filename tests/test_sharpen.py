@@ -2,6 +2,7 @@
 short training that makes a blurred bundled photo measurably sharper."""
 import shutil
 
+import keras
 import numpy as np
 import pytest
 import skimage.data
@@ -35,10 +36,12 @@ def test_tile_windows_cover_the_axis_with_enough_context(length, tile, overlap):
     for ws, we, cs, ce in windows:
         covered[cs:ce] += 1
         assert 0 <= ws <= cs < ce <= we <= length
-        assert we - ws == min(tile, length)
+        assert we - ws == windows[0][1] - windows[0][0] <= min(tile, length)      # one size: one traced graph
         assert ws == 0 or cs - ws >= overlap             # context, unless the window starts at the image edge
         assert we == length or we - ce >= overlap
     assert np.all(covered == 1)
+    most = tile - 2 * overlap                   # the fewest cores that fit, so no window is spent on a sliver
+    assert len(windows) == (1 if length <= tile else -(-length // most))
 
 
 def test_tiling_equals_whole_image_processing_and_has_no_seam():
@@ -67,6 +70,24 @@ def test_tiling_equals_whole_image_processing_and_has_no_seam():
     _same_uint8(sharpen.sharpen_array(G, _photo(75, 101), tile=64), to_uint8(whole).numpy())
 
 
+@pytest.mark.parametrize("variant,residual", [("nonbn_res", False), ("res_bn", True)])
+def test_bfloat16_computes_in_bfloat16_and_stays_within_a_few_grey_levels(variant, residual):
+    G = deblur.generator(variant, filters=8, blocks=2, global_residual=residual)
+    out_conv = G.get_layer("out_conv")
+    out_conv.kernel.assign(np.random.default_rng(1).normal(0, 0.05, out_conv.kernel.shape).astype(np.float32))
+    fast = sharpen.in_precision(G, "bfloat16")
+    assert sharpen.in_precision(G, "float32") is G
+    assert {l.compute_dtype for l in fast.layers if isinstance(l, keras.layers.Conv2D)} == {"bfloat16"}
+    for a, b in zip(G.weights, fast.weights):           # the same float32 weights
+        assert b.dtype == "float32"
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    photo = _photo(90, 120)
+    exact, rough = sharpen.sharpen_array(G, photo, tile=64), sharpen.sharpen_array(fast, photo, tile=64)
+    diff = np.abs(exact.astype(int) - rough.astype(int))
+    assert rough.dtype == np.uint8 and rough.shape == photo.shape
+    assert 0 < diff.mean() < 1.0 and diff.max() <= 6          # rounding, not a different model
+
+
 def _same_uint8(a, b):
     diff = np.abs(a.astype(int) - b.astype(int))
     assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
@@ -92,6 +113,11 @@ def test_cli_keeps_the_size_and_tiles_big_images(tmp_path, capsys):
                    "--tile", str(tile))
     assert code == 0
     _same_uint8(sharpen.read_image(tmp_path / "t.png"), whole)
+    code, _ = _cli(capsys, "--model", str(model), "--image", str(image), "--out", str(tmp_path / "b.png"),
+                   "--tile", str(tile), "--precision", "bfloat16")
+    assert code == 0
+    fast = sharpen.read_image(tmp_path / "b.png").astype(int)
+    assert fast.shape == whole.shape and np.abs(fast - whole).mean() < 1.0
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):

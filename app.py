@@ -152,17 +152,23 @@ class Models:
     def preload(self, log=print, iterations=300):
         """Load every model now and run it once on a small input (Keras builds, tf.function traces), so
         that no action waits on a first-use load; `iterations`: the app's default for a search."""
-        start = time.time()
+        start, failed = time.time(), 0
         log(f"app: loading {len(self.entries)} models ...")
         for entry in self.entries.values():
-            model = self.get(entry, iterations)
+            try:
+                model = self.get(entry, iterations)
+            except Exception as e:       # one broken run must not stop the app: choosing it says why
+                failed += 1
+                log(f"app: cannot load {entry.path} ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+                    f"the app serves the others")
+                continue
             if entry.task == "deblur":
                 from sharpen import compiled
                 compiled(model)(np.zeros((1, 64, 64, 3), np.float32))
             elif hasattr(model, "model"):            # a feed-forward inpainter (not a search)
                 s = model.image_size
                 model.predict(np.zeros((1, s, s, 3), np.float32), np.ones((1, s, s, 1), np.float32))
-        log(f"app: {len(self.entries)} models loaded in {time.time() - start:.0f} s")
+        log(f"app: {len(self.entries) - failed} models loaded in {time.time() - start:.0f} s")
 
     def get(self, entry, iterations=None):
         key = (entry.path, iterations if entry.search else None)

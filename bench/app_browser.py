@@ -233,11 +233,11 @@ def main(argv=None):
                 if choice == "drawn with the brush":
                     page.stroke()
                 seconds, message = page.run(tab)
-                server = served[-1] if served else float("nan")
-                times[name][size] = None if message else (seconds, server)
-                rows.append(dict(action=name, size=size, seconds=round(seconds, 1), server_s=round(server, 1),
+                handler = served[-1] if served else float("nan")
+                times[name][size] = None if message else (seconds, handler)
+                rows.append(dict(action=name, size=size, seconds=round(seconds, 1), handler_s=round(handler, 1),
                                  message=message))
-                print(f"  {name} on {size}: {seconds:.1f} s in the page, {server:.1f} s in the app's handler "
+                print(f"  {name} on {size}: {seconds:.1f} s in the page, {handler:.1f} s in the app's handler "
                       f"{message}", flush=True)
         print("\nseconds from the click to the result on the page (in the app's handler)\n| action | "
               + " | ".join(a.sizes) + " |\n|---|" + "---|" * len(a.sizes))

@@ -339,3 +339,17 @@ def test_a_large_photo_is_scored_around_its_hole():
     crop = (slice(700 - SCORE_MARGIN, 740 + SCORE_MARGIN), slice(900 - SCORE_MARGIN, 960 + SCORE_MARGIN))
     assert f"in the hole: PSNR {metrics.psnr(result, truth, mask=hole):.2f} dB" in text   # the hole's own figure
     assert f"SSIM {metrics.ssim(result[crop], truth[crop]):.4f}" in text
+
+
+@pytest.mark.skipif(not os.environ.get("CI") and not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                    reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER})")
+def test_the_browser_bench_times_each_action_and_the_handlers_share(trained, tmp_path):
+    """bench/app_browser.py on the smoke runs: one row per action and size, every action gives a result
+    (no message), and the page's seconds include the handler's."""
+    from bench import app_browser
+    out = tmp_path / "r.json"
+    app_browser.main(["--runs", str(trained), "--sizes", "160x120", "--only", "D ·", "E ·", "--json", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["action"].split(":")[0] for r in rows] == ["inpaint, centre square", "blur (Gaussian), then sharpen"]
+    for r in rows:
+        assert r["size"] == "160x120" and r["message"] == "" and 0 < r["handler_s"] <= r["seconds"] + 0.05, r

@@ -19,7 +19,6 @@ import functools
 import json
 import os
 import tempfile
-import threading
 import time
 import traceback
 import zipfile
@@ -36,10 +35,10 @@ import rundir
 from errors import UserError, cli
 import cliargs
 from quiet_tf import import_tensorflow
-from app_actions import BLURS, Cancelled, check_size, generated_hole, inpaint_photo, sharpen_photo, trained_hole
+from app_actions import (BLURS, Cancelled, Cancels, check_size, generated_hole, inpaint_photo, session_of,
+                         sharpen_photo, trained_hole)
 
 DEFAULT_RUNS = ("runs", "results/runs")
-PROGRESS_EVERY = 1.0   # [choice] seconds between progress updates on the page (a cancel is checked at every step)
 HOLES = {              # the hole choices: label -> data.masks kind (None = drawn with the brush)
     "drawn with the brush": None,
     "centre square": "center",
@@ -170,6 +169,11 @@ class Models:
                 model.predict(np.zeros((1, s, s, 3), np.float32), np.ones((1, s, s, 1), np.float32))
         log(f"app: {len(self.entries) - failed} models loaded in {time.time() - start:.0f} s")
 
+    def sharpen(self, entry, image, on_tile=None):
+        """sharpen.py's tiled sharpening of a uint8 photo with this entry's generator."""
+        from sharpen import sharpen_array
+        return sharpen_array(self.get(entry), image, on_tile=on_tile)
+
     def get(self, entry, iterations=None):
         key = (entry.path, iterations if entry.search else None)
         if key not in self._loaded:
@@ -240,37 +244,6 @@ def _png(image, out_dir, name):
     return str(write_png(path, image))
 
 
-class Cancels:
-    """Cancel requests per browser session: the Cancel button asks, and the running action checks at
-    each step it reports (a tile, a stage), so it stops there rather than at its end. Per session, so
-    one person's Cancel never stops another's action when the app is shared (--host)."""
-
-    def __init__(self):
-        self._asked, self._lock = set(), threading.Lock()
-
-    def ask(self, session):
-        with self._lock:
-            self._asked.add(session)
-
-    def steps(self, session, progress):
-        """A fresh action's progress(fraction, text): shown on the page; raises Cancelled once asked."""
-        with self._lock:
-            self._asked.discard(session)             # a Cancel pressed while nothing ran is forgotten
-
-        shown = [0.0]
-
-        def step(fraction, text):
-            with self._lock:
-                if session in self._asked:
-                    self._asked.discard(session)
-                    raise Cancelled(f"cancelled while {text}; nothing was changed")
-            now = time.monotonic()
-            if now - shown[0] >= PROGRESS_EVERY:     # each update re-renders the page: a browser without a
-                shown[0] = now                        # GPU holding 12-MP images took 1 s per update
-                progress(fraction, desc=text)
-        return step
-
-
 def _guarded(fn, n_out):
     """A handler whose UserError (or any failure) is a warning and a message box, never a traceback.
     functools.wraps keeps fn's signature, where Gradio finds its gr.Request and gr.Progress."""
@@ -290,11 +263,6 @@ def _guarded(fn, n_out):
         gr.Warning(message)
         return (*([None] * n_out), message)
     return handler
-
-
-def _session(request):
-    """The browser session a request came from (None for a direct call without one)."""
-    return getattr(request, "session_hash", None)
 
 
 def _model_picker(gr, choices, what, prefix, task):
@@ -335,7 +303,7 @@ def build_app(entries, models=None):
     def cancel(request: gr.Request = None):
         """The Cancel buttons: a queued action is dropped (Gradio's cancels, which also stops the page
         waiting for it), a running one stops at its next step; the message box says so."""
-        cancels.ask(_session(request))
+        cancels.ask(session_of(request))
         return "cancelled: the action stops at its next step (a tile, a stage); nothing was changed"
 
     with gr.Blocks(title="GAN image restoration") as app:
@@ -367,7 +335,7 @@ def build_app(entries, models=None):
 
             def inpaint_event(key, payload, hole_label, seed, block, blend, clean, iterations,
                               request: gr.Request = None, progress=gr.Progress()):
-                step = cancels.steps(_session(request), progress)
+                step = cancels.steps(session_of(request), progress)
                 step(0.0, "reading the photo")
                 entry = models.entry(key, "inpaint")
                 photo, strokes = _editor_photo_and_strokes(editor, payload)
@@ -412,7 +380,7 @@ def build_app(entries, models=None):
                 outputs_e = _result_column(gr, "Blurred input", "Sharpened", "sharpen")
 
             def sharpen_event(key, payload, how, sigma, seed, request: gr.Request = None, progress=gr.Progress()):
-                step = cancels.steps(_session(request), progress)
+                step = cancels.steps(session_of(request), progress)
                 step(0.0, "reading the photo")
                 entry = models.entry(key, "deblur")
                 photo = check_size(_uploaded_photo(payload))

@@ -1,7 +1,11 @@
 """What the app does to a photo, without the page: check its size, cut the hole a model was trained
-to fill (or a data.masks kind), inpaint, blur and sharpen it, and score the result (app.py's tabs and
-its API endpoints call these; tests call them directly).
+to fill (or a data.masks kind), inpaint, blur and sharpen it, score the result, and report each step
+to the page's progress, where a Cancel stops it (app.py's tabs and its API endpoints call these;
+tests call them directly).
 """
+import threading
+import time
+
 import numpy as np
 
 from errors import UserError
@@ -9,10 +13,47 @@ from errors import UserError
 MIN_SIDE = 16          # [choice] smallest photo side accepted (sharpen.py's minimum; SSIM needs 11)
 BLURS = ("the photo is blurred: sharpen it", "blur it with a Gaussian kernel", "blur it with a motion kernel")
 MACROBLOCK_RATE = 0.25  # damage.py's default loss probability
+PROGRESS_EVERY = 1.0   # [choice] seconds between progress updates on the page (a cancel is checked at every step)
 
 
 class Cancelled(UserError):
     """The user pressed Cancel: the action stops at its next step (tile or stage)."""
+
+
+class Cancels:
+    """Cancel requests per browser session: the Cancel button asks, and the running action checks at
+    each step it reports (a tile, a stage), so it stops there rather than at its end. Per session, so
+    one person's Cancel never stops another's action when the app is shared (--host)."""
+
+    def __init__(self):
+        self._asked, self._lock = set(), threading.Lock()
+
+    def ask(self, session):
+        with self._lock:
+            self._asked.add(session)
+
+    def steps(self, session, progress):
+        """A fresh action's progress(fraction, text): shown on the page; raises Cancelled once asked."""
+        with self._lock:
+            self._asked.discard(session)             # a Cancel pressed while nothing ran is forgotten
+
+        shown = [0.0]
+
+        def step(fraction, text):
+            with self._lock:
+                if session in self._asked:
+                    self._asked.discard(session)
+                    raise Cancelled(f"cancelled while {text}; nothing was changed")
+            now = time.monotonic()
+            if now - shown[0] >= PROGRESS_EVERY:     # each update re-renders the page: a browser without a
+                shown[0] = now                        # GPU holding 12-MP images took 1 s per update
+                progress(fraction, desc=text)
+        return step
+
+
+def session_of(request):
+    """The browser session a request came from (None for a direct call without one)."""
+    return getattr(request, "session_hash", None)
 
 
 def _step(progress, fraction, text):
@@ -133,11 +174,10 @@ def blur_photo(photo, how, sigma=1.5, seed=0):
 def sharpen_photo(models, entry, photo, how, sigma=1.5, seed=0, progress=None):
     """uint8 photo -> (the blurred input, the sharpened result, scores text).
     progress(fraction, text): told each stage and tile, and may raise Cancelled between them."""
-    from sharpen import sharpen_array
     if how != BLURS[0]:
         _step(progress, 0.0, "blurring")
     blurred = blur_photo(photo, how, sigma, seed)
-    result = sharpen_array(models.get(entry), blurred, on_tile=lambda k, n: _step(
+    result = models.sharpen(entry, blurred, on_tile=lambda k, n: _step(
         progress, 0.05 + 0.85 * k / n, f"sharpening: tile {k} of {n}"))
     if how != BLURS[0]:
         _step(progress, 0.95, "scoring")

@@ -6,13 +6,14 @@ when the result image is on the page), on a 2000x1500 and a 4000x3000 (12 MP) ph
                                 [--json bench/results/app_browser.json]
 
 Actions: "centre square" with the first model of each inpainting paper (A-D; paper C's search at
-the app's default 300 iterations), a brush stroke with paper A's, and "blur it with a Gaussian
-kernel" then sharpen with the first deblurring model (--every-model: every model). Each action gets
-a fresh page with the photo uploaded (not timed): one person's one action. Reported: seconds from
-the click to the result on the page, and in brackets the app's handler's share (the rest is the
-browser preparing the editor's layers, the transfers and drawing). The models are loaded when the app starts (app.Models.preload),
-as `python app.py` does, so no action pays a first-use load. Needs /usr/bin/chromium and
-/usr/bin/chromedriver (apt-get install chromium chromium-driver) and the selenium package.
+the app's default 300 iterations), a brush stroke with the first of them (paper A's), and "blur it
+with a Gaussian kernel" then sharpen with the first deblurring model (--every-model: every model).
+Each action gets a fresh page with the photo uploaded (not timed): one person's one action.
+Reported: seconds from the click to the result on the page, and in brackets the app's handler's
+share (the rest is the browser preparing the editor's layers, the transfers and drawing). The
+models are loaded when the app starts (app.Models.preload), as `python app.py` does, so no action
+pays a first-use load. Needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium
+chromium-driver) and the selenium package.
 """
 import argparse
 import functools
@@ -171,7 +172,7 @@ def server_seconds(app):
 
 def actions(entries, every=False):
     """(name, tab, model label, hole or blur choice) of each action timed: "centre square" with the first
-    model of each inpainting paper (every=True: each model), a brush stroke with paper A's, and blur then
+    model of each inpainting paper (every=True: each model), a brush stroke with the first, and blur then
     sharpen with the first deblurring model (every=True: each)."""
     import app
     out = []
@@ -180,9 +181,9 @@ def actions(entries, every=False):
         inpainters = [e for i, e in enumerate(inpainters) if i == 0 or e.letter != inpainters[i - 1].letter]
     for e in inpainters:
         out.append((f"inpaint, centre square: {e.label}", "inpaint", e.label, "centre square"))
-    a = [e for e in inpainters if e.letter == "A"]
-    if a:
-        out.append((f"inpaint, a brush stroke: {a[-1].label}", "inpaint", a[-1].label, "drawn with the brush"))
+    if inpainters:                     # the brush with the first inpainting paper's model (paper A's, if trained)
+        first = inpainters[0]
+        out.append((f"inpaint, a brush stroke: {first.label}", "inpaint", first.label, "drawn with the brush"))
     for e in [e for e in entries if e.task == "deblur"][:None if every else 1]:
         out.append((f"blur (Gaussian), then sharpen: {e.label}", "sharpen", e.label, app.BLURS[1]))
     return out

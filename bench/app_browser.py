@@ -55,7 +55,8 @@ def wait_for(driver, find, what, timeout=60, screenshot=None):
     raise AssertionError(f"the page never showed {what} (screenshot {screenshot}); browser console: {console[-6:]}")
 
 
-def _free_port():
+def free_port():
+    """A free localhost TCP port (the app's and the tests' server)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -209,7 +210,7 @@ def main(argv=None):
     models = app.Models(entries)
     models.preload()
     server = app.build_app(entries, models)
-    url = app.launch(server, _free_port())
+    url = app.launch(server, free_port())
     todo = [t for t in actions(entries, a.every_model) if not a.only or any(o in t[0] for o in a.only)]
     folder = Path(tempfile.mkdtemp(prefix="app_browser_"))
     driver = chromium()

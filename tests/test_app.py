@@ -8,7 +8,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
-from bench.app_browser import CHROMEDRIVER, CHROMIUM  # noqa: E402
+from bench.app_browser import CHROMEDRIVER, CHROMIUM, free_port  # noqa: E402
 
 SCREENSHOT = ROOT / "docs" / "images" / "app.png"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write(path, rgb_or_rgba):
@@ -88,7 +81,7 @@ def served(tmp_path_factory, trained):
     shutil.copy(runs / "d" / "export" / "inpainter.keras", loose)
     entries = app.find_models([str(runs)], [str(loose)])
     server = app.build_app(entries)
-    url = app.launch(server, _free_port())
+    url = app.launch(server, free_port())
     from gradio_client import Client
     photo = np.ascontiguousarray(skimage.data.chelsea()[40:240, 80:340])        # 200 x 260 RGB
     yield dict(tmp=tmp, runs=runs, entries=entries, url=url, client=Client(url, verbose=False), photo=photo,

@@ -45,30 +45,39 @@ VARIANTS = papers.PAPERS["E"].variants
 # did better at 1e-3; docs/EXPERIMENTS.md), one D update per G update (the paper's 1e-4 and 2:1 are for
 # 500,000 steps; here every second of the budget goes to G). NonBN-ResG-L gets fewer steps: its VGG19
 # terms make a step ~4x dearer on a CPU. d_glcic (table A's Context Encoder) keeps its 200 steps at batch 2.
-# A: batch 8 and 800 stage-1 steps (at 120 steps x 4 its G had not left the mean fill it starts at;
-# docs/EXPERIMENTS.md, A), and beta 0 while VGG19 has random weights (its "perceptual" term is then
-# noise as large as the MSE: magnitudes.json). C (the DCGAN prior) at batch 32 (was the smoke build's 4) and
+# A: batch 8 and 3000 stage-1 steps (at 120 steps x 4 its G had not left the mean fill it starts at;
+# 800 until issue 25, when beta 0 stopped running VGG19 and a step became 4x cheaper; at 800 and 2400
+# steps it had learned nothing that transfers; docs/EXPERIMENTS.md, A), and beta 0 while VGG19 has
+# random weights (its "perceptual" term is then noise as large as the MSE: magnitudes.json). C (the DCGAN prior) at batch 32 (was the smoke build's 4) and
 # Adam 5e-4 (DCGAN's 2e-4 is for 25 epochs of CelebA): hole PSNR 12.60 -> 16.03 dB at 200 steps
 # (other seeds 15.57, 14.14: a GAN at 200 steps is noisy; docs/EXPERIMENTS.md, C).
-FULL = dict(a_size=64, a_steps=(800, 20, 60), a_batch=8, b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
+# Per E variant, after e_args (issue 25, docs/EXPERIMENTS.md "per variant"): ResG and StackedG see a few
+# unblurred examples (--sharp-fraction: input = target, so they learn to leave sharp, smooth content
+# alone; on the foreign photos ResG -0.06 -> +0.15 dB over the blurred input), and StackedG, a plain
+# 13-layer stack, learns at 5e-4 (at 1e-3 with unblurred examples it stops at the identity).
+E_VARIANT_ARGS = dict(res_bn=("--sharp-fraction", "0.1"), stacked=("--lr", "5e-4", "--sharp-fraction", "0.02"))
+FULL = dict(a_size=64, a_steps=(3000, 20, 60), a_batch=8, b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
             e_steps=450, e_steps_l=150,
             limit=None, latent_iterations=200, eval_n=3,
             d_args=("--batch-size", "16", "--bottleneck", "512"), c_args=("--batch-size", "32", "--lr", "5e-4"),
-            e_args=("--filters", "16", "--batch-size", "4", "--lr", "1e-3", "--d-updates", "1"))
+            e_args=("--filters", "16", "--batch-size", "4", "--lr", "1e-3", "--d-updates", "1"),
+            e_variant_args=E_VARIANT_ARGS)
 # The demo-scale aids: off in every paper default (papers.py's cards; a no-flag run is the paper), on in
 # every demo and proxy run. Each is a [choice] in docs/PAPER_NOTES.md with its measured before/after:
 # A's G outputs the per-image mean fill + a zero-initialised correction (64 px, 120 steps: 12.46 -> 15.32 dB
 # in the hole); E's G adds its input to its output (width 8, 60 steps: 11.21 -> 28.08 dB); D's
 # discriminator learns at a tenth of G's rate (32 px, 500 steps: 14.87 -> 15.72 dB in the hole), and D's
 # G too outputs the mean fill + a correction (issue 25: 15.39 -> 16.57 dB bundled, 17.01 -> 20.22 foreign).
-AIDS = dict(A=("--residual",), D=("--d-lr", "1e-4", "--residual"), E=("--global-residual",))
+# A's colour jitter (issue 25): each training crop's colours changed at random, so G cannot learn the
+# training photos' colours (a prior that cost 0.5-0.7 dB on photos of other light) and must use the surround.
+AIDS = dict(A=("--residual", "--color-jitter"), D=("--d-lr", "1e-4", "--residual"), E=("--global-residual",))
 # [choice] paper E's learning-rate drop x0.1 at this share of the demo's steps: the paper's schedule
 # shape (x0.1 at 250,000 of 500,000). Until issue 25 the demo inherited --smoke's drop at step 2, so
 # its "Adam 2e-3" was 2e-4 after two steps: on the foreign photos -1.36 dB against the blurred
 # input; with the drop at half the steps NonBN-ResG beats it (docs/EXPERIMENTS.md, issue 25).
 E_DECAY_SHARE = 0.5
 # [choice] the proxy reproduction (issue 14 item 3): the demo's settings, 2-10x the steps.
-LONG = dict(FULL, a_steps=(3000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
+LONG = dict(FULL, a_steps=(8000, 100, 400), b_steps=1000, c_steps=1000, d_steps=2000, d_glcic_steps=600,
             e_steps=1200, e_steps_l=500, latent_iterations=500)
 # seconds per training step of each demo model on an idle 2-core machine (measured: a full demo run),
 # for the time-left estimate; other budgets scale them by their step counts
@@ -81,7 +90,7 @@ SECONDS_PER_STEP = {   # the full demo of 2026-12-07: 638 s of training, 722 s i
 # the demo's models after ONE training step (issue 14's "step 0" rows): sizes, widths, aids and evaluation as FULL
 STEP1 = dict(FULL, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, e_steps=1, e_steps_l=1)
 QUICK = dict(a_size=32, a_steps=(1, 1, 1), a_batch=4, b_steps=1, c_steps=1, d_steps=1, d_glcic_steps=1, e_steps=1,
-             e_steps_l=1, limit=1, latent_iterations=2, eval_n=1, d_args=(), c_args=(), e_args=())
+             e_steps_l=1, limit=1, latent_iterations=2, eval_n=1, d_args=(), c_args=(), e_args=(), e_variant_args={})
 
 
 def _done(run_dir, *files):
@@ -130,7 +139,8 @@ def plan(runs, budget, vgg, variants, train_dir=None):
     ]
     e_steps = {v: budget["e_steps_l" if v == "nonbn_res_l" else "e_steps"] for v in variants}
     items += [(f"paper E ({v})", runs / f"e_{v}", [export["E"]], train["E"],
-               base + ["--variant", v, *budget["e_args"], *AIDS["E"], "--steps", str(e_steps[v]),
+               base + ["--variant", v, *budget["e_args"], *budget["e_variant_args"].get(v, ()), *AIDS["E"],
+                       "--steps", str(e_steps[v]),
                        "--lr-decay-at", str(max(1, round(e_steps[v] * E_DECAY_SHARE))), "--run-dir", str(runs / f"e_{v}")])
               for v in variants]
     return items

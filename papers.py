@@ -78,6 +78,7 @@ CARD_A = dict(
     local_size=64,                                     # [paper] the local D's 64x64 area
     hole_min=24, hole_max=48,                          # [choice: GLCIC scaled to 128]
     residual=False,                                    # [paper] plain tanh output (aid: --residual)
+    color_jitter=False,                                # [paper] the photos' own colours (aid: --color-jitter)
 )
 CARD_B = dict(
     dataset="cifar10", image_size=64, batch_size=64,   # [paper] CIFAR-10 resized to 64, batch 64

@@ -57,6 +57,8 @@ def build_parser():
     a.add_argument("--residual", action=argparse.BooleanOptionalAction, default=CARD["residual"],
                    help="demo-scale aid, off in the paper: G outputs the per-image mean fill + tanh(zero-initialised "
                         "last conv) (docs/PAPER_NOTES.md A); the paper (GLCIC): plain tanh (default: %(default)s)")
+    a.add_argument("--color-jitter", action=argparse.BooleanOptionalAction, default=CARD["color_jitter"],
+                   help="change each training image's colours at random (the demo's aid; off in the paper)")
     a.add_argument("--local-size", type=positive_int, default=CARD["local_size"],
                    help="side of the local area the local discriminator sees (default: %(default)s)")
     a.add_argument("--hole-min", type=positive_int, default=CARD["hole_min"], help="smallest hole side (default: %(default)s)")
@@ -96,31 +98,37 @@ def composite(pred, image, mask):
     return mask * pred + (1.0 - mask) * image
 
 
-def completion_losses(generator, vgg, image, mask, training):
+def completion_losses(generator, vgg, image, mask, training, with_perceptual=True):
     """(prediction, composite, L_M, L_P) for one batch.
 
     L_M, eq. 2: || M * (G(x, M) - x) ||^2 (hole pixels only; mean over all elements).
     L_P, eq. 3: sum over relu1_1, relu2_1, relu3_1 of || phi(x) - phi(composite) ||_1 / (C H W).
+    with_perceptual=False (beta = 0: L_P cannot change G): L_P is None and VGG19 is not run.
     """
     pred = generator([image, mask], training=training)
     comp = composite(pred, image, mask)
     l_m = pixel.masked_mse(pred, image, mask)                               # eq. 2
+    if not with_perceptual:
+        return pred, comp, l_m, None
     feats_pred, feats_true = perceptual.vgg_pair(vgg, comp, image)
     l_p = perceptual.perceptual_l1(feats_pred, feats_true, VGG_LAYERS)      # eq. 3
     return pred, comp, l_m, l_p
 
 
 def make_stage1_step(generator, vgg, g_opt, beta):
-    """Stage 1: the completion network alone, L = L_M + beta * L_P."""
+    """Stage 1: the completion network alone, L = L_M + beta * L_P. With beta 0 (the demo while
+    VGG19 has random weights) VGG19 is not run: the same gradients, a third less time per step."""
+    use_p = beta != 0
+
     def step(batch):
         with tf.GradientTape() as tape:
-            _, _, l_m, l_p = completion_losses(generator, vgg, batch["image"], batch["mask"], True)
-            loss = distribute.replica_mean(l_m + beta * l_p)
+            _, _, l_m, l_p = completion_losses(generator, vgg, batch["image"], batch["mask"], True, use_p)
+            loss = distribute.replica_mean(l_m + beta * l_p if use_p else l_m)
             scaled = g_opt.scale_loss(loss)
         grads = tape.gradient(scaled, generator.trainable_variables)
         g_opt.apply_gradients(zip(grads, generator.trainable_variables))
-        return {"g/loss": loss, "g/mse": distribute.replica_mean(l_m),
-                "g/perceptual": distribute.replica_mean(l_p)}
+        out = {"g/loss": loss, "g/mse": distribute.replica_mean(l_m)}
+        return {**out, "g/perceptual": distribute.replica_mean(l_p)} if use_p else out
     return step
 
 
@@ -144,15 +152,17 @@ def make_stage2_step(generator, disc, d_opt, local_size):
 
 def make_stage3_step(generator, disc, vgg, g_opt, d_opt, alpha, beta, local_size):
     """Stage 3: G and D jointly. G minimises eq. 4, L_M + alpha * L_GAN + beta * L_P, with the
-    non-saturating L_GAN = -log D(composite); D minimises the BCE of eq. 1."""
+    non-saturating L_GAN = -log D(composite); D minimises the BCE of eq. 1. Beta 0: VGG19 not run."""
+    use_p = beta != 0
+
     def step(batch):
         image, mask, box = batch["image"], batch["mask"], batch["box"]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            _, comp, l_m, l_p = completion_losses(generator, vgg, image, mask, True)
+            _, comp, l_m, l_p = completion_losses(generator, vgg, image, mask, True, use_p)
             fake = disc([comp, crop_local(comp, box, local_size)], training=True)
             real = disc([image, crop_local(image, box, local_size)], training=True)
             g_adv = adversarial.bce_g_loss(fake)
-            g_loss = distribute.replica_mean(l_m + alpha * g_adv + beta * l_p)        # eq. 4
+            g_loss = distribute.replica_mean(l_m + alpha * g_adv + (beta * l_p if use_p else 0.0))   # eq. 4
             d_loss = distribute.replica_mean(adversarial.bce_d_loss(real, fake))      # eq. 1
             g_scaled, d_scaled = g_opt.scale_loss(g_loss), d_opt.scale_loss(d_loss)
         g_grads = g_tape.gradient(g_scaled, generator.trainable_variables)
@@ -160,8 +170,9 @@ def make_stage3_step(generator, disc, vgg, g_opt, d_opt, alpha, beta, local_size
         g_opt.apply_gradients(zip(g_grads, generator.trainable_variables))
         d_opt.apply_gradients(zip(d_grads, disc.trainable_variables))
         rm = distribute.replica_mean
-        return {"g/loss": g_loss, "g/mse": rm(l_m), "g/perceptual": rm(l_p), "g/adversarial": rm(g_adv),
-                "d/loss": d_loss, "d/real": rm(tf.reduce_mean(real)), "d/fake": rm(tf.reduce_mean(fake))}
+        out = {"g/loss": g_loss, "g/mse": rm(l_m), "g/adversarial": rm(g_adv),
+               "d/loss": d_loss, "d/real": rm(tf.reduce_mean(real)), "d/fake": rm(tf.reduce_mean(fake))}
+        return {**out, "g/perceptual": rm(l_p)} if use_p else out
     return step
 
 
@@ -346,7 +357,7 @@ def main(argv=None):
 
     def raw_batches(start):
         return inpainting_batches(source, args.image_size, args.batch_size, "glcic", seed, resize=args.resize,
-                                  start_step=start, **mask_kw)
+                                  start_step=start, jitter=args.color_jitter, **mask_kw)
 
     def batches(start):
         return distribute.distribute_dataset(strategy, raw_batches(start))

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from data import degrade
 from data.masks import example_seed, make_mask
-from data.preprocess import (center_crop, center_crop_resize, random_crop_flip, stretch_resize,
+from data.preprocess import (center_crop, center_crop_resize, color_jitter, random_crop_flip, stretch_resize,
                              to_float, to_uint8)
 from errors import UserError
 
@@ -23,6 +23,7 @@ RESIZE = ("crop", "stretch", "random_crop")
 # Second word of the base seed, one per stream, so inpainting, training blur and the evaluation
 # blur never share random numbers for the same run seed.
 _INPAINT, _DEBLUR, _EVAL_DEBLUR = 0x1A, 0x2B, 0x3C
+_JITTER = 0x4D          # folded into an example's seed for its colour jitter
 
 
 def _base_seed(seed, stream):
@@ -75,13 +76,14 @@ def _check_run(source, batch_size, start_step, seed, shuffle):
 
 
 def inpainting_batches(source, image_size, batch_size, mask_kind, seed, resize="crop", shuffle=True,
-                       repeat=True, start_step=0, drop_remainder=True, **mask_kw):
+                       repeat=True, start_step=0, drop_remainder=True, jitter=False, **mask_kw):
     """Batches of dict(image [B,S,S,3] float32 in [-1, 1], mask [B,S,S,1] float32 (1 = hole),
     box [B,4] int32 (top, left, height, width): GLCIC's local area or the hole's bounding box).
 
     resize: "crop" (largest centred square, then resize; PAPERS A), "stretch" (whole image
     resized), "random_crop" (random S x S crop + horizontal flip; images must be >= S).
     The image is the clean ground truth; the model's input is the composite the train step makes.
+    jitter: each image's colours changed at random (preprocess.color_jitter; a demo-scale aid).
     """
     _check_run(source, batch_size, start_step, seed, shuffle)
     size = int(image_size)
@@ -91,9 +93,12 @@ def inpainting_batches(source, image_size, batch_size, mask_kind, seed, resize="
     skip = int(start_step) * int(batch_size)
 
     def example(index, image):
-        s_crop, s_mask = tf.unstack(tf.random.experimental.stateless_split(example_seed(base, index), 2))
+        seed = example_seed(base, index)
+        s_crop, s_mask = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         mask, box = make_mask(mask_kind, s_mask, size, size, **mask_kw)
         image = to_float(prep(image, s_crop))
+        if jitter:
+            image = color_jitter(image, tf.random.experimental.stateless_fold_in(seed, _JITTER))
         return dict(image=tf.ensure_shape(image, [size, size, 3]), mask=mask, box=tf.cast(box, tf.int32))
 
     ds = _indexed(source, seed if shuffle else None, repeat, skip)

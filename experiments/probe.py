@@ -110,9 +110,8 @@ def inpaint(paper, out, steps, extra, size, folder=None, tag=""):
     if os.environ.get("PROBE_A_ZERO_MEAN"):   # experiment only (paper A, issue 25): zero-mean correction
         _zero_mean_correction(m.iizuka)
     if os.environ.get("PROBE_A_ADAM"):   # experiment only (paper A): Adam(lr) instead of Adadelta
-        import keras
         lr = float(os.environ["PROBE_A_ADAM"])
-        m.keras.optimizers.Adadelta = lambda *a, **k: keras.optimizers.Adam(lr, beta_1=0.5)
+        m.optimizer_spec = lambda config: {"name": "Adam", "learning_rate": lr, "beta_1": 0.5}
     stages = sorted(k for k in paper.exports if k.startswith("stage"))      # paper A: one call per stage
     if stages:
         for k, stage in enumerate(stages[:len(steps)], 1):

@@ -10,7 +10,9 @@ completion_network (128x128; "k3/2" = kernel 3, stride 2; "d2" = dilation 2)
     conv k3 3, tanh (no BN)                                                                (decoder, 8)
     the paper's output (GLCIC's): that tanh. residual=True (the demo's aid, off by default):
       + the image with its hole filled by the mean of ITS known pixels, clipped to [-1, 1], the
-      last conv zero-initialised, so an untrained G returns exactly that mean fill
+      last conv zero-initialised, so an untrained G returns exactly that mean fill; the input's
+      hole holds that same per-image mean (issue 25: with the training set's mean there, the
+      correction needs the image's mean, which no local conv sees), + mask
       (docs/PAPER_NOTES.md A, docs/EXPERIMENTS.md A)
 global_discriminator (128x128): conv k5/2 64-128-256-512-512 (BN + ReLU), flatten, FC 1024
 local_discriminator (64x64 box around the hole): conv k5/2 64-128-256-512, flatten, FC 1024
@@ -119,7 +121,11 @@ def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0),
     """
     image = keras.Input((image_size, image_size, 3), name="image")
     mask = keras.Input((image_size, image_size, 1), name="mask")
-    x = MeanFill(mean, name="mean_fill")([image, mask])
+    if residual:   # the aid's input is its own base: the hole holds the per-image mean it corrects (issue 25)
+        base = ImageMeanFill(name="image_mean_fill")([image, mask])
+        x = layers.Concatenate(name="mean_fill")([base, mask])
+    else:
+        x = MeanFill(mean, name="mean_fill")([image, mask])
     plan = generator_plan(width)
     for lname, kind, filters, kernel, stride, dilation in plan[:-1]:
         x = _conv_bn_relu(x, filters, kernel, stride, dilation, name=lname, transpose=kind == "deconv")
@@ -128,7 +134,7 @@ def completion_network(image_size=IMAGE_SIZE, width=WIDTH, mean=(0.0, 0.0, 0.0),
     x = layers.Conv2D(filters, kernel, padding="same", name=lname, **zero)(x)  # last: no BN
     out = layers.Activation("tanh", dtype="float32", name="tanh")(x)          # float32 under mixed precision
     if residual:
-        out = AddInput(name="residual")([ImageMeanFill(name="image_mean_fill")([image, mask]), out])
+        out = AddInput(name="residual")([base, out])
     return keras.Model([image, mask], out, name=name)
 
 

@@ -127,7 +127,9 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
         flags = {k: argv[i + 1] for i, k in enumerate(argv[:-1])}
         got = (flags["--filters"], flags["--batch-size"], flags["--lr"], flags["--d-updates"], flags["--steps"])
         steps = demo.FULL["e_steps_l" if v == "nonbn_res_l" else "e_steps"]
-        assert got == ("16", "4", "1e-3", "1", str(steps))
+        lr = {"stacked": "5e-4"}.get(v, "1e-3")            # issue 25: StackedG learns at 5e-4
+        assert got == ("16", "4", lr, "1", str(steps))
+        assert flags.get("--sharp-fraction") == {"res_bn": "0.1", "stacked": "0.02"}.get(v)
         # the learning rate drops at the paper's share of the steps, not at --smoke's step 2 (issue 25)
         assert flags["--lr-decay-at"] == str(round(steps * demo.E_DECAY_SHARE)) and int(flags["--lr-decay-at"]) > 2
         assert "--filters" not in argv_of(demo.QUICK, f"paper E ({v})")
@@ -135,9 +137,10 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
     argv = argv_of(demo.FULL, "paper C (DCGAN prior)")
     assert argv[argv.index("--batch-size") + 1] == "32" and argv[argv.index("--lr") + 1] == "5e-4"
     assert "--lr" not in argv_of(demo.QUICK, "paper C (DCGAN prior)")
-    # paper A: batch 8, 800 stage-1 steps; beta 0 only while VGG19 is random (its term is then noise)
+    # paper A: batch 8, 3000 stage-1 steps with colour jitter (issue 25); beta 0 only while VGG19 is random
     argv = argv_of(demo.FULL, "paper A stage 1")
-    assert argv[argv.index("--batch-size") + 1] == "8" and argv[argv.index("--steps") + 1] == "800"
+    assert argv[argv.index("--batch-size") + 1] == "8" and argv[argv.index("--steps") + 1] == "3000"
+    assert "--color-jitter" in argv and "--residual" in argv
     assert argv[argv.index("--beta") + 1] == "0"
     real_vgg = next(a for name, _, _, _, a in demo.plan(tmp_path, demo.FULL, "imagenet", demo.VARIANTS)
                     if name == "paper A stage 1")

@@ -79,10 +79,14 @@ def test_residual_output_starts_at_the_mean_fill_and_keeps_known_pixels_learnabl
     mask[0, 4:10, 5:12] = 1
     mask[1, 0:8, 0:8] = 1
     out = np.asarray(g([image, mask], training=False))
+    feed = np.asarray(keras.Model(g.inputs, g.get_layer("mean_fill").output)([image, mask]))   # conv1's input
     for b in range(2):
         hole = mask[b, ..., 0] > 0
         expected = image[b][~hole].mean(axis=0)             # per channel, over the known pixels
         np.testing.assert_allclose(out[b][hole], np.broadcast_to(expected, out[b][hole].shape), atol=1e-5)
+        # issue 25: the network sees that same fill in the hole (not the training set's 0.3), + the mask
+        np.testing.assert_allclose(feed[b][hole][:, :3], np.broadcast_to(expected, out[b][hole].shape), atol=1e-5)
+        np.testing.assert_array_equal(feed[b][..., 3], mask[b, ..., 0])
         np.testing.assert_allclose(out[b][~hole], image[b][~hole], atol=1e-6)
     assert not np.any(np.asarray(g.get_layer("output").kernel))
 
@@ -156,6 +160,33 @@ def test_losses_are_eq2_on_the_prediction_and_eq3_on_the_composite(tiny):
     fc, fi = vgg(comp), vgg(image)
     expected_p = sum(np.mean(np.abs(fc[k].numpy() - fi[k].numpy())) for k in ("relu1_1", "relu2_1", "relu3_1"))
     np.testing.assert_allclose(float(l_p), expected_p, rtol=1e-4)                       # eq. 3
+
+
+class _MustNotRun:
+    """A feature extractor that fails if called: beta 0 must not run VGG19."""
+    def __call__(self, *a, **k):
+        raise AssertionError("VGG19 ran although beta is 0")
+
+
+def test_beta_0_skips_vgg_and_gives_the_same_update_as_computing_it(tiny):
+    """The demo trains with beta 0 while VGG19 has random weights (issue 14): L_P times 0 cannot move
+    G, so the step does not run VGG19 (4x faster on a CPU) and lands on the same weights."""
+    g, vgg, image, mask = tiny
+    batch = {"image": image, "mask": mask}
+    g_skip, g_full = keras.models.clone_model(g), keras.models.clone_model(g)
+    g_skip.set_weights(g.get_weights())
+    g_full.set_weights(g.get_weights())
+    skip = train_iizuka.make_stage1_step(g_skip, _MustNotRun(), keras.optimizers.Adam(1e-3), beta=0.0)
+    full_opt = keras.optimizers.Adam(1e-3)
+    logs = skip(batch)
+    assert "g/perceptual" not in logs and float(logs["g/loss"]) == pytest.approx(float(logs["g/mse"]))
+    with tf.GradientTape() as tape:                      # the same step with L_P computed and weighted 0
+        _, _, l_m, l_p = train_iizuka.completion_losses(g_full, vgg, image, mask, True)
+        loss = l_m + 0.0 * l_p
+    full_opt.apply_gradients(zip(tape.gradient(loss, g_full.trainable_variables), g_full.trainable_variables))
+    assert float(l_p) > 0 and float(logs["g/loss"]) == pytest.approx(float(l_m), rel=1e-6)
+    for a, b in zip(g_skip.get_weights(), g_full.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
 def test_stage1_steps_reduce_the_loss_on_a_fixed_batch(tiny):

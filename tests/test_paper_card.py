@@ -23,6 +23,7 @@ A_COMMON = {
     "width": 64, "fc_units": 1024, "local_size": 64,                    # GLCIC channels; 1024 + 1024 = 2048
     "hole_min": 24, "hole_max": 48,                                     # holes: sides in [24, 48]
     "residual": False, "output": "tanh",                                # aid off: GLCIC's tanh output
+    "color_jitter": False,                                              # aid off: the photos' colours
     "stage_steps": [20_000, 10_000, 70_000],
 }
 ADADELTA = {"name": "Adadelta", "learning_rate": 1.0}

@@ -5,7 +5,7 @@ import pytest
 import skimage.data
 import tensorflow as tf
 
-from data.preprocess import (center_crop, center_crop_resize, random_crop_flip, stretch_resize, to_float,
+from data.preprocess import (center_crop, center_crop_resize, color_jitter, random_crop_flip, stretch_resize, to_float,
                              to_uint8)
 from errors import UserError
 
@@ -115,3 +115,28 @@ def test_an_image_already_at_the_size_skips_a_resize_that_would_not_change_it():
         np.testing.assert_array_equal(resized.numpy(), img.numpy())          # the shortcut is exact
         np.testing.assert_array_equal(center_crop_resize(img, 24, method).numpy(), img.numpy())
     assert stretch_resize(img, 12).shape == (12, 12, 3)
+
+
+def test_color_jitter_is_a_seeded_affine_colour_map_per_image():
+    """The demo's --color-jitter (issue 25): one random map per image, the same for a seed: channels
+    permuted, maybe inverted, contrast about the mean and brightness, clipped to [-1, 1]. A map
+    that keeps each channel's pixel order (or reverses it all) and keeps a flat image flat."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(-0.4, 0.4, (16, 16, 3)), tf.float32)      # no clipping
+    a = color_jitter(x, tf.constant([3, 4], tf.int64)).numpy()
+    np.testing.assert_array_equal(a, color_jitter(x, tf.constant([3, 4], tf.int64)).numpy())
+    assert a.min() >= -1 and a.max() <= 1 and not np.allclose(a, x.numpy())
+    maps = set()
+    for s in range(40):
+        y = color_jitter(x, tf.constant([s, 1], tf.int64)).numpy()
+        order = []
+        for c in range(3):          # each output channel is an increasing or decreasing map of one input channel
+            src = [k for k in range(3) if abs(np.corrcoef(y[..., c].ravel(), x.numpy()[..., k].ravel())[0, 1]) > 0.999]
+            assert len(src) == 1
+            order.append(src[0])
+        sign = np.sign(np.corrcoef(y[..., 0].ravel(), x.numpy()[..., order[0]].ravel())[0, 1])
+        maps.add((tuple(order), sign))
+        assert sorted(order) == [0, 1, 2]
+    assert len(maps) >= 8          # many of the 6 orders x 2 signs occur
+    flat = color_jitter(tf.fill([8, 8, 3], 0.2), tf.constant([5, 6], tf.int64)).numpy()
+    assert np.ptp(flat) < 1e-6

@@ -43,12 +43,13 @@ VARIANTS = papers.PAPERS["E"].variants
 # D at batch 16 with a 512-d bottleneck (BatchNorm at batch 2 and a 32-d code learn too slowly);
 # E at width 16, batch 4, Adam 1e-3 (2e-3 until issue 25: with the rate really applied, StackedG and ResG
 # did better at 1e-3; docs/EXPERIMENTS.md), one D update per G update (the paper's 1e-4 and 2:1 are for
-# 500,000 steps; here every second of the budget goes to G). NonBN-ResG-L gets fewer steps: its VGG19
-# terms make a step ~4x dearer on a CPU. d_glcic (table A's Context Encoder) keeps its 200 steps at batch 2.
-# A: batch 8 and 3000 stage-1 steps (at 120 steps x 4 its G had not left the mean fill it starts at;
-# 800 until issue 25, when beta 0 stopped running VGG19 and a step became 4x cheaper; at 800 and 2400
-# steps it had learned nothing that transfers; docs/EXPERIMENTS.md, A), and beta 0 while VGG19 has
-# random weights (its "perceptual" term is then noise as large as the MSE: magnitudes.json). C (the DCGAN prior) at batch 32 (was the smoke build's 4) and
+# 500,000 steps; here every second of the budget goes to G). NonBN-ResG-L gets fewer steps (80; 150 until
+# issue 25 made room for A): its VGG19 terms make a step ~4x dearer on a CPU, and with random weights
+# they are noise, so it shows the paper's model runs, not what it learns. d_glcic (table A's Context Encoder) keeps its 200 steps at batch 2.
+# A: batch 8 and 4000 stage-1 steps (at 120 steps x 4 its G had not left the mean fill it starts at;
+# 800 until issue 25, when beta 0 stopped running VGG19 and a step became 4x cheaper; up to 3000 steps
+# it learned nothing that transfers, at 4000 +0.5 / +1.2 dB over the mean fill; docs/EXPERIMENTS.md, A),
+# and beta 0 while VGG19 has random weights (its "perceptual" term is then noise as large as the MSE). C (the DCGAN prior) at batch 32 (was the smoke build's 4) and
 # Adam 5e-4 (DCGAN's 2e-4 is for 25 epochs of CelebA): hole PSNR 12.60 -> 16.03 dB at 200 steps
 # (other seeds 15.57, 14.14: a GAN at 200 steps is noisy; docs/EXPERIMENTS.md, C).
 # Per E variant, after e_args (issue 25, docs/EXPERIMENTS.md "per variant"): ResG and StackedG see a few
@@ -56,8 +57,8 @@ VARIANTS = papers.PAPERS["E"].variants
 # alone; on the foreign photos ResG -0.06 -> +0.15 dB over the blurred input), and StackedG, a plain
 # 13-layer stack, learns at 5e-4 (at 1e-3 with unblurred examples it stops at the identity).
 E_VARIANT_ARGS = dict(res_bn=("--sharp-fraction", "0.1"), stacked=("--lr", "5e-4", "--sharp-fraction", "0.02"))
-FULL = dict(a_size=64, a_steps=(3000, 20, 60), a_batch=8, b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
-            e_steps=450, e_steps_l=150,
+FULL = dict(a_size=64, a_steps=(4000, 20, 60), a_batch=8, b_steps=200, c_steps=200, d_steps=500, d_glcic_steps=200,
+            e_steps=450, e_steps_l=80,
             limit=None, latent_iterations=200, eval_n=3,
             d_args=("--batch-size", "16", "--bottleneck", "512"), c_args=("--batch-size", "32", "--lr", "5e-4"),
             e_args=("--filters", "16", "--batch-size", "4", "--lr", "1e-3", "--d-updates", "1"),
@@ -81,11 +82,11 @@ LONG = dict(FULL, a_steps=(8000, 100, 400), b_steps=1000, c_steps=1000, d_steps=
             e_steps=1200, e_steps_l=500, latent_iterations=500)
 # seconds per training step of each demo model on an idle 2-core machine (measured: a full demo run),
 # for the time-left estimate; other budgets scale them by their step counts
-SECONDS_PER_STEP = {   # the full demo of 2026-12-07: 638 s of training, 722 s in all
-    "paper A stage 1": 0.298, "paper A stage 2": 0.255, "paper A stage 3": 0.388, "paper B (unsupervised)": 0.057,
-    "paper C (DCGAN prior)": 0.120, "paper D (GLCIC holes: table A's Context Encoder)": 0.044,
-    "paper D (l_rec + l_adv)": 0.084, "paper D (l_rec)": 0.086, "paper E (stacked)": 0.128, "paper E (res_bn)": 0.137,
-    "paper E (nonbn_res)": 0.119, "paper E (nonbn_res_l)": 0.464,
+SECONDS_PER_STEP = {   # the full demo of 2026-12-07 (issue 25): 486 s of training, 542 s in all
+    "paper A stage 1": 0.0523, "paper A stage 2": 0.220, "paper A stage 3": 0.170, "paper B (unsupervised)": 0.059,
+    "paper C (DCGAN prior)": 0.114, "paper D (GLCIC holes: table A's Context Encoder)": 0.034,
+    "paper D (l_rec + l_adv)": 0.059, "paper D (l_rec)": 0.056, "paper E (stacked)": 0.097, "paper E (res_bn)": 0.104,
+    "paper E (nonbn_res)": 0.086, "paper E (nonbn_res_l)": 0.420,
 }
 # the demo's models after ONE training step (issue 14's "step 0" rows): sizes, widths, aids and evaluation as FULL
 STEP1 = dict(FULL, a_steps=(1, 1, 1), b_steps=1, c_steps=1, d_steps=1, e_steps=1, e_steps_l=1)

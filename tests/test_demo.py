@@ -137,9 +137,9 @@ def test_demo_preset_passes_the_measured_demo_scale_settings(tmp_path):
     argv = argv_of(demo.FULL, "paper C (DCGAN prior)")
     assert argv[argv.index("--batch-size") + 1] == "32" and argv[argv.index("--lr") + 1] == "5e-4"
     assert "--lr" not in argv_of(demo.QUICK, "paper C (DCGAN prior)")
-    # paper A: batch 8, 3000 stage-1 steps with colour jitter (issue 25); beta 0 only while VGG19 is random
+    # paper A: batch 8, 4000 stage-1 steps with colour jitter (issue 25); beta 0 only while VGG19 is random
     argv = argv_of(demo.FULL, "paper A stage 1")
-    assert argv[argv.index("--batch-size") + 1] == "8" and argv[argv.index("--steps") + 1] == "3000"
+    assert argv[argv.index("--batch-size") + 1] == "8" and argv[argv.index("--steps") + 1] == "4000"
     assert "--color-jitter" in argv and "--residual" in argv
     assert argv[argv.index("--beta") + 1] == "0"
     real_vgg = next(a for name, _, _, _, a in demo.plan(tmp_path, demo.FULL, "imagenet", demo.VARIANTS)

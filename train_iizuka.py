@@ -116,10 +116,8 @@ def completion_losses(generator, vgg, image, mask, training, with_perceptual=Tru
 
 
 def make_stage1_step(generator, vgg, g_opt, beta):
-    """Stage 1: the completion network alone, L = L_M + beta * L_P. With beta 0 (the demo while
-    VGG19 has random weights) VGG19 is not run: the same gradients, a third less time per step."""
-    use_p = beta != 0
-
+    """Stage 1: the completion network alone, L = L_M + beta * L_P. Beta 0 (the demo's, VGG19 random): VGG19 not run."""
+    use_p = beta != 0       # the same gradients without L_P, a quarter of the time per step on a CPU
     def step(batch):
         with tf.GradientTape() as tape:
             _, _, l_m, l_p = completion_losses(generator, vgg, batch["image"], batch["mask"], True, use_p)
@@ -154,7 +152,6 @@ def make_stage3_step(generator, disc, vgg, g_opt, d_opt, alpha, beta, local_size
     """Stage 3: G and D jointly. G minimises eq. 4, L_M + alpha * L_GAN + beta * L_P, with the
     non-saturating L_GAN = -log D(composite); D minimises the BCE of eq. 1. Beta 0: VGG19 not run."""
     use_p = beta != 0
-
     def step(batch):
         image, mask, box = batch["image"], batch["mask"], batch["box"]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:

@@ -55,8 +55,8 @@ def build_parser():
                    help="1: G with MSE + perceptual; 2: D with G frozen; 3: both (default: %(default)s)")
     a.add_argument("--width", type=positive_int, default=CARD["width"], help="base channel count (default: %(default)s)")
     a.add_argument("--residual", action=argparse.BooleanOptionalAction, default=CARD["residual"],
-                   help="demo-scale aid, off in the paper: G outputs the per-image mean fill + tanh(zero-initialised "
-                        "last conv) (docs/PAPER_NOTES.md A); the paper (GLCIC): plain tanh (default: %(default)s)")
+                   help="demo-scale aid, off in the paper: G sees and outputs the per-image mean fill + tanh(zero-"
+                        "initialised last conv) (docs/PAPER_NOTES.md A); the paper (GLCIC): plain tanh (default: %(default)s)")
     a.add_argument("--color-jitter", action=argparse.BooleanOptionalAction, default=CARD["color_jitter"],
                    help="change each training image's colours at random (the demo's aid; off in the paper)")
     a.add_argument("--local-size", type=positive_int, default=CARD["local_size"],

@@ -45,12 +45,13 @@ VARIANTS = papers.PAPERS["E"].variants
 # did better at 1e-3; docs/EXPERIMENTS.md), one D update per G update (the paper's 1e-4 and 2:1 are for
 # 500,000 steps; here every second of the budget goes to G). NonBN-ResG-L gets fewer steps (80; 150 until
 # issue 25 made room for A): its VGG19 terms make a step ~4x dearer on a CPU, and with random weights
-# they are noise, so it shows the paper's model runs, not what it learns. d_glcic (table A's Context Encoder) keeps its 200 steps at batch 2.
+# they are noise, so it shows the paper's model runs, not what it learns. d_glcic (table A's Context
+# Encoder) keeps its 200 steps at batch 2.
 # A: batch 8 and 4000 stage-1 steps (at 120 steps x 4 its G had not left the mean fill it starts at;
 # 800 until issue 25, when beta 0 stopped running VGG19 and a step became 4x cheaper; up to 3000 steps
 # it learned nothing that transfers, at 4000 +0.5 / +1.2 dB over the mean fill; docs/EXPERIMENTS.md, A),
-# and beta 0 while VGG19 has random weights (its "perceptual" term is then noise as large as the MSE). C (the DCGAN prior) at batch 32 (was the smoke build's 4) and
-# Adam 5e-4 (DCGAN's 2e-4 is for 25 epochs of CelebA): hole PSNR 12.60 -> 16.03 dB at 200 steps
+# and beta 0 while VGG19 has random weights (its "perceptual" term is then noise as large as the MSE).
+# C (the DCGAN prior) at batch 32 (was the smoke build's 4) and Adam 5e-4 (DCGAN's 2e-4 is for 25 epochs of CelebA): hole PSNR 12.60 -> 16.03 dB at 200 steps
 # (other seeds 15.57, 14.14: a GAN at 200 steps is noisy; docs/EXPERIMENTS.md, C).
 # Per E variant, after e_args (issue 25, docs/EXPERIMENTS.md "per variant"): ResG and StackedG see a few
 # unblurred examples (--sharp-fraction: input = target, so they learn to leave sharp, smooth content

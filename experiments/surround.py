@@ -22,6 +22,8 @@ def ring_fill(image, hole, ring):
 
 
 def hole_psnr(a, b, hole):
+    """Hole PSNR as metrics.psnr(mask=...), but capped at 100 dB: a flat foreign hole that the ring
+    fills exactly would make metrics.psnr's mean infinite."""
     d = (a.astype(float) - b.astype(float))[hole]
     return 10 * np.log10(255 ** 2 / max(float((d ** 2).mean()), 1e-10))
 
@@ -43,6 +45,7 @@ def main(argv=None):
     from data.evalsets import MaskBank
     from data.masks import glcic_kw
     from data.pipeline import inpainting_batches
+    from data.preprocess import to_uint8
     from data.sources import SAMPLE_CROP_MIN, open_source
     from evaluation import common
     for folder, name in ((None, "bundled"), (a.heldout, "foreign")):
@@ -54,7 +57,7 @@ def main(argv=None):
     images, holes = [], []
     source = open_source("samples", "train", crop_min=SAMPLE_CROP_MIN)
     for b in inpainting_batches(source, SIZE, 8, "glcic", 1, **HOLES).take(50):
-        images += list(((b["image"].numpy() + 1) * 127.5).round().astype(np.uint8))
+        images += list(to_uint8(b["image"]).numpy())
         holes += list(b["mask"].numpy()[..., 0] > 0.5)
     report("training stream", images, holes, a.ring)
 
